@@ -1,0 +1,1 @@
+"""Partner Center: the portal for cloud channel sales."""

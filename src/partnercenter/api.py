@@ -1,0 +1,105 @@
+"""The REST API at /api/v1: one NinjaAPI, authentication, and errors as ``{code, message}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from partnercenter.accounts import services as account_services
+from partnercenter.core.errors import DomainError
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = account_services.user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class ConsoleSession(APIKeyCookie):
+    """The console's session cookie, with Django's CSRF check on unsafe methods."""
+
+    param_name = "sessionid"
+
+    def _get_key(self, request: HttpRequest) -> Any:  # the session middleware already read the cookie
+        return None
+
+    def authenticate(self, request: HttpRequest, key: Any) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            return user
+        return None
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.csrf:
+            from ninja.utils import check_csrf
+
+            error = check_csrf(request)
+            if error:
+                return None
+        return self.authenticate(request, None)
+
+
+api = NinjaAPI(
+    title="Partner Center API",
+    version="1",
+    urls_namespace="api",
+    auth=[BearerToken(), ConsoleSession(csrf=True)],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, details: Any = None) -> HttpResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return _error(request, exc.status, exc.code, exc.message, exc.details)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    details = [
+        {"where": ".".join(str(p) for p in e.get("loc", [])), "why": e.get("msg", "")} for e in exc.errors
+    ]
+    return _error(request, 422, "validation_error", "The request is not valid.", details)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthorized", "Sign in or send a valid 'Authorization: Bearer' token.")
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _error(request, exc.status_code, "error", str(exc))
+
+
+def _register_routers() -> None:
+    from partnercenter.accounts.api import router as accounts_router
+    from partnercenter.partners.api import router as partners_router
+
+    api.add_router("/", accounts_router)
+    api.add_router("/", partners_router)
+    for name in ("usage", "expenditure", "billing", "customer_bills", "incentives", "exports", "operations"):
+        module = __import__(f"partnercenter.{name}.api", fromlist=["router"])
+        api.add_router(f"/{name.replace('_', '-')}", module.router)
+
+
+_register_routers()

@@ -1,0 +1,28 @@
+"""The ``partnercenter`` console script: a thin front for the management commands.
+
+``partnercenter serve|worker|up|demo|partners …|customers …|users …|check-migrations`` and any
+Django management command by its own name.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ALIASES = {
+    "check-migrations": ["makemigrations", "--check", "--dry-run"],
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partnercenter.settings")
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ALIASES:
+        args = ALIASES[args[0]] + args[1:]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["partnercenter", *args])
+
+
+if __name__ == "__main__":
+    main()

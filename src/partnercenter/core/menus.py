@@ -1,0 +1,50 @@
+"""The menu catalogue: the console navigation of the seeds, and the unit of menu permission.
+
+A partner user's role is a preset of these menus; a partner admin may grant or remove menus
+per user (seed 002). Operators without a menu neither see it nor reach it by URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.functional import Promise
+
+
+@dataclass(frozen=True)
+class Menu:
+    code: str
+    label: str | Promise
+    group: str | Promise
+    url_name: str
+
+
+CUSTOMER_EXPENDITURE = "customer_expenditure"
+CUSTOMER_MANAGEMENT = "customer_management"
+CUSTOMER_ASSIGNMENT = "customer_assignment"
+PARTNER_BILLS = "partner_bills"
+INCENTIVE_MANAGEMENT = "incentive_management"
+CUSTOMER_BILLS = "customer_bills"
+EXPORTS = "exports"
+USER_MANAGEMENT = "user_management"
+
+SALES_CUSTOMERS = _("Sales › Customers")
+SALES_FINANCE = _("Sales › Financial Information")
+SALES_INCENTIVES = _("Sales › Incentives")
+CUSTOMER_BUSINESS = _("Customer Business")
+EXPORTS_GROUP = _("Exports")
+SETTINGS_GROUP = _("Settings")
+
+CATALOGUE: tuple[Menu, ...] = (
+    Menu(CUSTOMER_EXPENDITURE, _("Customer Expenditure"), SALES_CUSTOMERS, "expenditure:index"),
+    Menu(CUSTOMER_MANAGEMENT, _("Customer Management"), SALES_CUSTOMERS, "partners:customers"),
+    Menu(CUSTOMER_ASSIGNMENT, _("Customer Assignment"), SALES_CUSTOMERS, "partners:assignment"),
+    Menu(PARTNER_BILLS, _("Partner Bills"), SALES_FINANCE, "billing:index"),
+    Menu(INCENTIVE_MANAGEMENT, _("Incentive Management"), SALES_INCENTIVES, "incentives:index"),
+    Menu(CUSTOMER_BILLS, _("Customer Bills"), CUSTOMER_BUSINESS, "customer_bills:index"),
+    Menu(EXPORTS, _("Export History"), EXPORTS_GROUP, "exports:index"),
+    Menu(USER_MANAGEMENT, _("Users and Permissions"), SETTINGS_GROUP, "accounts:users"),
+)
+BY_CODE = {m.code: m for m in CATALOGUE}
+CODES = tuple(BY_CODE)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CustomerBillsConfig(AppConfig):
+    name = "partnercenter.customer_bills"
+    label = "customer_bills"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ExpenditureConfig(AppConfig):
+    name = "partnercenter.expenditure"
+    label = "expenditure"

@@ -1,0 +1,80 @@
+"""Reads for partners and customers. Every list starts from the scoping module."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from partnercenter import scoping
+from partnercenter.accounts.models import User
+from partnercenter.core import clock
+
+from .models import AccountManagerAssignment, CustomerAssociation
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    search: str = ""
+    association_type: str = ""
+    manager_id: int | None = None
+    unassigned: bool = False
+    partner_code: str = ""
+
+
+def customer_rows(
+    user: User, f: CustomerFilter, purpose: scoping.Purpose = scoping.Purpose.VIEW, at: dt.datetime | None = None
+) -> QuerySet[CustomerAssociation]:
+    """Current associations in scope, annotated with the current account manager."""
+    at = at or clock.now()
+    open_assignment = AccountManagerAssignment.objects.filter(customer_id=OuterRef("customer_id")).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=at), assigned_at__lte=at
+    )
+    qs = (
+        scoping.associations_for(user, purpose, at)
+        .select_related("customer", "partner")
+        .annotate(
+            manager_id=Subquery(open_assignment.values("manager_id")[:1]),
+            manager_username=Subquery(open_assignment.values("manager__username")[:1]),
+            manager_name=Subquery(open_assignment.values("manager__first_name")[:1]),
+            manager_since=Subquery(open_assignment.values("effective_from")[:1]),
+        )
+        .order_by("customer__account_id")
+    )
+    if f.search:
+        qs = qs.filter(
+            Q(customer__name__icontains=f.search)
+            | Q(customer__account_id__icontains=f.search)
+            | Q(customer__email__icontains=f.search)
+        )
+    if f.association_type:
+        qs = qs.filter(association_type=f.association_type)
+    if f.partner_code:
+        qs = qs.filter(partner__code=f.partner_code)
+    if f.unassigned:
+        qs = qs.filter(manager_id__isnull=True)
+    elif f.manager_id:
+        qs = qs.filter(manager_id=f.manager_id)
+    return qs
+
+
+def account_managers(user: User) -> QuerySet[User]:
+    """Account managers the user may pick in filters and assignments (own partner only)."""
+    return (
+        scoping.partner_users_for(user, scoping.Purpose.ACT)
+        .filter(role="account_manager", is_active=True)
+        .order_by("username")
+    )
+
+
+def assignment_history(user: User, account_id: str) -> QuerySet[AccountManagerAssignment]:
+    customer = scoping.get_customer(user, account_id)
+    return AccountManagerAssignment.objects.filter(customer=customer).select_related("manager").order_by("-assigned_at")
+
+
+def association_history(user: User, account_id: str) -> QuerySet[CustomerAssociation]:
+    customer = scoping.get_customer(user, account_id)
+    qs = CustomerAssociation.objects.filter(customer=customer).select_related("partner").order_by("-valid_from")
+    ids = scoping.partner_ids_for(user)
+    return qs if ids is None else qs.filter(partner_id__in=ids)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+
+from django.conf import settings
 
 
 def mask_name(name: str) -> str:
@@ -33,8 +36,13 @@ def mask_mobile(mobile: str) -> str:
 
 
 def anonymize(value: str, *, kind: str) -> str:
-    """A stable pseudonym for exports: the same input gives the same token, nothing readable."""
+    """A stable pseudonym for exports: the same input gives the same token, nothing readable.
+
+    Keyed with the secret key, so a short value (a mobile number) cannot be found by trying
+    every candidate.
+    """
     if not value:
         return ""
-    digest = hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:10]
+    key = settings.SECRET_KEY.encode()
+    digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:12]
     return f"{kind}-{digest}"

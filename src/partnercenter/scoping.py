@@ -81,7 +81,7 @@ def associations_for(
 
 def _assigned_customer_ids(user: User, at: dt.datetime) -> QuerySet[AccountManagerAssignment, int]:
     return (
-        AccountManagerAssignment.objects.filter(manager=user, partner_id=user.partner_id, assigned_at__lte=at)
+        AccountManagerAssignment.objects.filter(manager=user, partner=user.partner, assigned_at__lte=at)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
         .values_list("customer_id", flat=True)
     )
@@ -109,7 +109,7 @@ def assignment_windows(user: User, at: dt.datetime | None = None) -> list[Window
         return None
     at = at or clock.now()
     rows = AccountManagerAssignment.objects.filter(
-        manager=user, partner_id=user.partner_id, assigned_at__lte=at
+        manager=user, partner=user.partner, assigned_at__lte=at
     ).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
     return [Window(r.customer_id, r.effective_from, None) for r in rows]
 

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "partnercenter.core"
     label = "core"
+
+    def ready(self) -> None:
+        # Registers the exact SQLite aggregate on every new connection.
+        from partnercenter.core import money  # noqa: F401

@@ -1,0 +1,175 @@
+"""Rated line items (shaped after FOCUS 1.2 plus our ``x_`` fields), ingestion batches,
+daily rollups and data freshness."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from partnercenter.core.money import ExactDecimalField
+
+
+class Classification(models.TextChoices):
+    EXPENDITURE = "expenditure", _("Expenditure")
+    REFUND = "refund", _("Refund")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+    TAX = "tax", _("Tax")
+
+
+class ServiceType(models.TextChoices):
+    CLOUD = "cloud", _("Cloud service")
+    MARKETPLACE = "marketplace", _("Marketplace")
+
+
+class BillingMode(models.TextChoices):
+    PREPAID_YEARLY = "prepaid_yearly", _("Yearly (prepaid)")
+    PREPAID_MONTHLY = "prepaid_monthly", _("Monthly (prepaid)")
+    PAY_PER_USE = "pay_per_use", _("Pay-per-use")
+    BANDWIDTH_95 = "monthly_95th_bandwidth", _("Monthly 95th percentile bandwidth")
+    OTHER = "other", _("Other")
+
+
+class IngestBatch(models.Model):
+    """One accepted batch. A rejected batch writes nothing, so it has no row (its report goes
+    back to the caller)."""
+
+    source = models.CharField(max_length=100)
+    file_name = models.CharField(max_length=500, blank=True)
+    format = models.CharField(max_length=16)
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the input bytes")
+    status = models.CharField(max_length=16, default="accepted")
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_new = models.PositiveIntegerField(default=0)
+    rows_present = models.PositiveIntegerField(default=0)
+    rows_corrections = models.PositiveIntegerField(default=0)
+    # {"USD": {"expenditure": "12.5", "refund": "0", ...}} over the batch's new rows, exact strings.
+    totals = models.JSONField(default=dict)
+    errors = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ingest batches"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.source} {self.file_name}"
+
+
+class LineItem(models.Model):
+    """One rated charge. Append-only: corrections arrive as new rows."""
+
+    # 16-byte digest of the row's identity (native line id, or FOCUS identifying columns).
+    identity = models.BinaryField(max_length=16, unique=True)
+    batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
+    # The partner and association in force when the charge happened.
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    association_type = models.CharField(max_length=16)
+
+    charge_period_start = models.DateTimeField()
+    charge_period_end = models.DateTimeField()
+    charge_day = models.DateField(help_text="ChargePeriodStart's day in the billing time zone")
+    charge_month = models.DateField(help_text="first day of ChargePeriodStart's month in the billing time zone")
+    billing_period_start = models.DateTimeField(null=True, blank=True)
+    billing_period_end = models.DateTimeField(null=True, blank=True)
+
+    charge_category = models.CharField(max_length=16)
+    charge_class = models.CharField(max_length=16, blank=True)
+    classification = models.CharField(max_length=16, choices=Classification.choices)
+    charge_description = models.CharField(max_length=500, blank=True)
+    charge_frequency = models.CharField(max_length=32, blank=True)
+    pricing_category = models.CharField(max_length=32, blank=True)
+
+    billed_cost = ExactDecimalField()
+    list_cost = ExactDecimalField(null=True, blank=True)
+    effective_cost = ExactDecimalField(null=True, blank=True)
+    billing_currency = models.CharField(max_length=3)
+    pricing_quantity = ExactDecimalField(null=True, blank=True)
+    pricing_unit = models.CharField(max_length=64, blank=True)
+
+    provider_name = models.CharField(max_length=100, blank=True)
+    publisher_name = models.CharField(max_length=100, blank=True)
+    service_type = models.CharField(max_length=16, choices=ServiceType.choices)
+    service_name = models.CharField(max_length=200, blank=True)
+    service_category = models.CharField(max_length=100, blank=True)
+    sku_id = models.CharField(max_length=200, blank=True)
+    region_id = models.CharField(max_length=64, blank=True)
+    region_name = models.CharField(max_length=100, blank=True)
+    resource_id = models.CharField(max_length=500, blank=True)
+    resource_name = models.CharField(max_length=200, blank=True)
+    resource_type = models.CharField(max_length=100, blank=True)
+
+    x_project = models.CharField(max_length=100, blank=True)
+    x_billing_mode = models.CharField(max_length=32, choices=BillingMode.choices)
+    x_order_id = models.CharField(max_length=100, blank=True)
+    x_line_id = models.CharField(max_length=200, blank=True)
+    is_correction = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "charge_day"], name="lineitem_customer_day"),
+            models.Index(fields=["partner", "charge_day"], name="lineitem_partner_day"),
+        ]
+
+
+class DailyRollup(models.Model):
+    """Sum of line items per day and key, maintained in the ingesting transaction."""
+
+    day = models.DateField()
+    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    association_type = models.CharField(max_length=16)
+    service_name = models.CharField(max_length=200)
+    service_type = models.CharField(max_length=16)
+    region_id = models.CharField(max_length=64)
+    x_project = models.CharField(max_length=100)
+    x_billing_mode = models.CharField(max_length=32)
+    classification = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    amount = ExactDecimalField()
+    line_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "customer",
+                    "partner",
+                    "association_type",
+                    "service_name",
+                    "service_type",
+                    "region_id",
+                    "x_project",
+                    "x_billing_mode",
+                    "classification",
+                    "currency",
+                ],
+                name="daily_rollup_key",
+            )
+        ]
+        indexes = [models.Index(fields=["partner", "day"], name="rollup_partner_day")]
+
+
+class Freshness(models.Model):
+    """Up to when usage is complete, per source: everything before ``complete_until`` (exclusive,
+    UTC) has been ingested."""
+
+    source = models.CharField(max_length=100, unique=True)
+    complete_until = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+
+class ClosedMonth(models.Model):
+    """A partner's month whose partner bill has been generated: later rows for it are corrections
+    that the next bill carries (rule B2). Written by billing when it generates a bill."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    closed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "month"], name="closed_month_once")]

@@ -20,4 +20,4 @@ class Command(BaseCommand):
             "--bind", str(bind), "--workers", str(opts["workers"]), "--threads", "4",
             "--access-logfile", "-", "--graceful-timeout", "5",
         ]
-        os.execv(sys.executable, argv)
+        os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn

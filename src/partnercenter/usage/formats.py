@@ -1,0 +1,187 @@
+"""Readers for the two input formats: FOCUS (1.0-1.2) and our native format.
+
+Readers stream: they yield one row at a time as a list of strings in ``columns`` order, whatever
+the container (CSV, gzipped CSV, Parquet, JSON records, NDJSON). Nothing here knows about the
+database.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+FOCUS = "focus"
+NATIVE = "native"
+FORMATS = (FOCUS, NATIVE)
+
+# Logical fields and their column name in each format. The first group is required.
+FIELDS: dict[str, tuple[str, str]] = {
+    # logical: (FOCUS column, native column)
+    "account": ("SubAccountId", "account_id"),
+    "billed_cost": ("BilledCost", "billed_cost"),
+    "currency": ("BillingCurrency", "currency"),
+    "category": ("ChargeCategory", "charge_category"),
+    "start": ("ChargePeriodStart", "charge_period_start"),
+    "end": ("ChargePeriodEnd", "charge_period_end"),
+    # optional
+    "line_id": ("x_LineId", "line_id"),
+    "charge_class": ("ChargeClass", "charge_class"),
+    "description": ("ChargeDescription", "description"),
+    "frequency": ("ChargeFrequency", "charge_frequency"),
+    "pricing_category": ("PricingCategory", "pricing_category"),
+    "list_cost": ("ListCost", "list_cost"),
+    "effective_cost": ("EffectiveCost", "effective_cost"),
+    "quantity": ("PricingQuantity", "pricing_quantity"),
+    "unit": ("PricingUnit", "pricing_unit"),
+    "billing_period_start": ("BillingPeriodStart", "billing_period_start"),
+    "billing_period_end": ("BillingPeriodEnd", "billing_period_end"),
+    "provider": ("ProviderName", "provider_name"),
+    "publisher": ("PublisherName", "publisher_name"),
+    "service_type": ("x_ServiceType", "service_type"),
+    "service_name": ("ServiceName", "service_name"),
+    "service_category": ("ServiceCategory", "service_category"),
+    "sku": ("SkuId", "sku_id"),
+    "region_id": ("RegionId", "region_id"),
+    "region_name": ("RegionName", "region_name"),
+    "resource_id": ("ResourceId", "resource_id"),
+    "resource_name": ("ResourceName", "resource_name"),
+    "resource_type": ("ResourceType", "resource_type"),
+    "project": ("x_Project", "project"),
+    "billing_mode": ("x_BillingMode", "billing_mode"),
+    "order_id": ("x_OrderId", "order_id"),
+    "tags": ("Tags", "tags"),
+}
+REQUIRED = ("account", "billed_cost", "currency", "category", "start", "end")
+NATIVE_REQUIRED = (*REQUIRED, "line_id")
+
+
+def column_name(fmt: str, logical: str) -> str:
+    return FIELDS[logical][0 if fmt == FOCUS else 1]
+
+
+def required_columns(fmt: str) -> list[str]:
+    return [column_name(fmt, f) for f in (NATIVE_REQUIRED if fmt == NATIVE else REQUIRED)]
+
+
+def native_columns() -> list[str]:
+    return [v[1] for v in FIELDS.values()]
+
+
+def _to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        # A float in the input is already inexact; its shortest repr is the value meant.
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+class Source:
+    """A stream of rows: ``header`` (list of column names) and ``rows`` (lists of strings)."""
+
+    def __init__(self, header: list[str], rows: Iterator[list[str]]) -> None:
+        self.header = header
+        self.rows = rows
+
+
+def _csv_source(stream: IO[str]) -> Source:
+    reader = csv.reader(stream)
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(reader)]
+    except StopIteration:
+        header = []
+    return Source(header, reader)
+
+
+def _records_source(records: Iterable[dict[str, Any]]) -> Source:
+    it = iter(records)
+    try:
+        first = next(it)
+    except StopIteration:
+        return Source([], iter(()))
+    if not isinstance(first, dict):
+        raise ValueError("each record must be a JSON object")
+    # Keys of the first record, then every known column; keys only later records carry and no
+    # known column names are ignored.
+    header = list(first.keys())
+    known = {c for pair in FIELDS.values() for c in pair}
+    header += sorted(known - set(header))
+
+    def rows() -> Iterator[list[str]]:
+        keys = header
+        yield [_to_text(first.get(k)) for k in keys]
+        for rec in it:
+            if not isinstance(rec, dict):
+                raise ValueError("each record must be a JSON object")
+            yield [_to_text(rec.get(k)) for k in keys]
+
+    return Source(header, rows())
+
+
+def _parquet_source(path: Path) -> Source:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    header = list(pf.schema_arrow.names)
+
+    def rows() -> Iterator[list[str]]:
+        for batch in pf.iter_batches(batch_size=20_000):
+            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            for values in zip(*columns, strict=True):
+                yield [_to_text(v) for v in values]
+
+    return Source(header, rows())
+
+
+def _ndjson_records(stream: IO[str]) -> Iterator[dict[str, Any]]:
+    for n, line in enumerate(stream, start=1):
+        if line.strip():
+            try:
+                yield json.loads(line, parse_float=decimal.Decimal)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"line {n}: not JSON ({e.msg})") from None
+
+
+def open_path(path: Path) -> tuple[Source, IO[Any] | None]:
+    """Open a file by its name: .csv, .csv.gz, .parquet, .json, .ndjson/.jsonl (optionally .gz)."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return _parquet_source(path), None
+    opener: Any = gzip.open if name.endswith(".gz") else open
+    stream = opener(path, "rt", encoding="utf-8-sig", newline="")
+    base = name[:-3] if name.endswith(".gz") else name
+    if base.endswith((".ndjson", ".jsonl")):
+        return _records_source(_ndjson_records(stream)), stream
+    if base.endswith(".json"):
+        data = json.load(stream, parse_float=decimal.Decimal)
+        if isinstance(data, dict):
+            data = data.get("items", [])
+        return _records_source(data), stream
+    return _csv_source(stream), stream
+
+
+def from_records(records: Iterable[dict[str, Any]]) -> Source:
+    return _records_source(records)
+
+
+def from_ndjson_bytes(body: bytes) -> Source:
+    return _records_source(_ndjson_records(io.StringIO(body.decode("utf-8"))))

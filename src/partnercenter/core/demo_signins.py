@@ -12,5 +12,5 @@ def signin_table() -> str:
     for u in User.objects.select_related("partner").order_by("partner__code", "role", "username"):
         where = f"{u.partner.code} ({u.partner.get_kind_display()})" if u.partner else "platform operator"
         role = u.get_role_display() if u.role else "operator (staff)"
-        lines.append(f"  {u.username:<28} {role:<18} {where}")
+        lines.append(f"  {u.username:<32} {role:<18} {where}")
     return "\n".join(lines) + "\n"

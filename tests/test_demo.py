@@ -29,7 +29,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 def demo(db):
     out = io.StringIO()
     with clock.frozen_at(NOW):
-        call_command("demo", stdout=out)
+        call_command("demo", "--usage-months", "1", stdout=out)
     return out.getvalue()
 
 
@@ -90,9 +90,13 @@ def test_assignments_have_history_and_take_effect_next_day(demo):
         assert a.assigned_at < NOW
         assert a.manager.role == "account_manager" and a.manager.partner_id == a.partner_id
         # The customer belonged to the manager's partner when it was assigned.
-        assert CustomerAssociation.objects.filter(
-            customer_id=a.customer_id, partner_id=a.partner_id, valid_from__lte=a.assigned_at
-        ).exclude(valid_to__lte=a.assigned_at).exists()
+        assert (
+            CustomerAssociation.objects.filter(
+                customer_id=a.customer_id, partner_id=a.partner_id, valid_from__lte=a.assigned_at
+            )
+            .exclude(valid_to__lte=a.assigned_at)
+            .exists()
+        )
     open_per_customer = Counter(
         AccountManagerAssignment.objects.filter(ended_at__isnull=True).values_list("customer_id", flat=True)
     )
@@ -143,7 +147,7 @@ def test_build_demo_refuses_a_database_with_partners(demo):
 
 def test_build_demo_summary_matches_the_database(db):
     with clock.frozen_at(NOW):
-        summary = build_demo(seed=7)
+        summary = build_demo(seed=7, usage_months=1)
     assert sorted(summary.partners) == sorted(Partner.objects.values_list("code", flat=True))
     assert sorted(summary.users) == sorted(User.objects.values_list("username", flat=True))
     assert sorted(summary.customers) == sorted(Customer.objects.values_list("account_id", flat=True))
@@ -154,7 +158,9 @@ def test_build_demo_summary_matches_the_database(db):
 
 def _snapshot():
     return (
-        list(Customer.objects.order_by("account_id").values_list("account_id", "name", "email", "mobile", "created_at")),
+        list(
+            Customer.objects.order_by("account_id").values_list("account_id", "name", "email", "mobile", "created_at")
+        ),
         list(
             CustomerAssociation.objects.order_by("customer__account_id", "valid_from").values_list(
                 "customer__account_id", "partner__code", "association_type", "valid_from", "valid_to"
@@ -178,9 +184,57 @@ def test_same_seed_and_day_build_the_same_data(db):
 
     with clock.frozen_at(NOW):
         with pytest.raises(_Rollback), transaction.atomic():
-            build_demo()
+            build_demo(usage_months=1)
             first = _snapshot()
             raise _Rollback
         assert not Partner.objects.exists()
-        build_demo()
+        build_demo(usage_months=1)
     assert _snapshot() == first
+
+
+def test_thirteen_months_of_usage_through_ingestion(db):
+    """The full demo: usage for 13 billing months, every classification, billing mode and
+    service type, and customers whose refunds exceed their spend in some month."""
+    from decimal import Decimal
+
+    from django.db.models import Count
+
+    from partnercenter.core.money import ExactSum
+    from partnercenter.usage.models import DailyRollup, IngestBatch, LineItem
+
+    with clock.frozen_at(NOW):
+        summary = build_demo()
+    assert len(summary.usage_batches) == 13
+    assert IngestBatch.objects.count() == 13
+    assert summary.line_items == LineItem.objects.count() > 50_000
+    months = sorted({d.strftime("%Y-%m") for d in LineItem.objects.values_list("charge_month", flat=True)})
+    assert len(months) == 13
+    assert set(LineItem.objects.values_list("classification", flat=True)) == {
+        "expenditure",
+        "refund",
+        "adjustment",
+        "tax",
+    }
+    assert set(LineItem.objects.values_list("x_billing_mode", flat=True)) == {
+        "pay_per_use",
+        "prepaid_monthly",
+        "prepaid_yearly",
+        "monthly_95th_bandwidth",
+    }
+    assert set(LineItem.objects.values_list("service_type", flat=True)) == {"cloud", "marketplace"}
+    assert LineItem.objects.values("region_id").distinct().count() == 4
+    assert LineItem.objects.values("x_project").distinct().count() == 4
+    refunds = LineItem.objects.filter(classification="refund")
+    assert refunds.filter(charge_description__contains="order cancellation").exists()
+    assert refunds.filter(charge_description__contains="specification change").exists()
+    # Nothing for today or later: usage ends yesterday (billing time zone).
+    assert LineItem.objects.filter(charge_day__gte=clock.billing_date(NOW)).count() == 0
+    # Some customer-months are net negative before tax: refunds exceed expenditure.
+    per = {}
+    for row in DailyRollup.objects.values("customer_id", "day__year", "day__month", "classification").annotate(
+        total=ExactSum("amount"), n=Count("id")
+    ):
+        key = (row["customer_id"], row["day__year"], row["day__month"])
+        per.setdefault(key, {})[row["classification"]] = row["total"]
+    negative = [k for k, v in per.items() if v.get("expenditure", Decimal(0)) + v.get("refund", Decimal(0)) < 0]
+    assert len(negative) >= 3

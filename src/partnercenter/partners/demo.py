@@ -213,6 +213,8 @@ class DemoSummary:
     assignments: list[int] = field(default_factory=list)  # AccountManagerAssignment ids, history included
     open_assignments: int = 0
     reassigned_customers: list[str] = field(default_factory=list)
+    usage_batches: list[int] = field(default_factory=list)  # IngestBatch ids, one per month
+    line_items: int = 0
 
     def render(self) -> str:
         by_type = ", ".join(f"{n} {t}" for t, n in sorted(self.customers_by_association_type.items()))
@@ -226,6 +228,7 @@ class DemoSummary:
             f"  associations {self.associations} ({len(self.moved_customers)} customers changed partner)\n"
             f"  assignments  {len(self.assignments)} ({self.open_assignments} open, "
             f"{len(self.reassigned_customers)} customers handed to a second account manager)\n"
+            f"  usage        {self.line_items} line items in {len(self.usage_batches)} monthly batches\n"
         )
 
 
@@ -240,6 +243,7 @@ class _Demo:
     customers: list[Customer] = field(default_factory=list)
     # account managers per partner code, manager 1 first
     managers: dict[str, list[User]] = field(default_factory=dict)
+    usage_months: int = 13
 
     def day(self, days_ago: int) -> dt.date:
         return self.today - dt.timedelta(days=days_ago)
@@ -445,6 +449,16 @@ def _summarise(d: _Demo) -> None:
     s.open_assignments = AccountManagerAssignment.objects.filter(ended_at__isnull=True).count()
 
 
+def _load_usage(d: _Demo) -> None:
+    """Thirteen months of line items, through the same ingestion path as real data."""
+    from partnercenter.usage.demo import load_usage
+
+    reports = load_usage(seed=d.summary.seed, today=d.today, months=d.usage_months)
+    d.summary.usage_batches = [r.batch_id for r in reports if r.batch_id is not None]
+    d.summary.line_items = sum(r.rows_new for r in reports)
+    d.log(f"Usage: {d.summary.line_items} line items in {len(reports)} batches")
+
+
 STEPS = (
     _create_partners,
     _create_users,
@@ -452,17 +466,19 @@ STEPS = (
     _move_customers,
     _assign_account_managers,
     _reassign_customers,
+    _load_usage,
     _summarise,
 )
 
 
-def build_demo(*, seed: int = DEFAULT_SEED, stdout: Writer | None = None) -> DemoSummary:
+def build_demo(*, seed: int = DEFAULT_SEED, stdout: Writer | None = None, usage_months: int = 13) -> DemoSummary:
     """Build the demo organisation into an empty database, all-or-nothing.
 
     Raises :class:`Conflict` when partners already exist: the demo never mixes with real data.
     """
     today = clock.today()
     d = _Demo(rng=random.Random(seed), today=today, summary=DemoSummary(seed=seed, today=today), out=stdout)
+    d.usage_months = usage_months
     with transaction.atomic():
         if Partner.objects.exists():
             raise Conflict("The database already has partners; the demo only loads into an empty one.",

@@ -39,6 +39,7 @@ from .models import BillingMode, ClosedMonth, Freshness, IngestBatch
 CHUNK = 5_000
 MAX_REPORTED_ERRORS = 100
 MAX_LISTED_ACCOUNTS = 1_000
+PRELOAD_CUSTOMERS = 200_000  # below this, one query loads every customer for a batch
 _ADVISORY_LOCK_KEY = 0x50434E47  # "PCNG"
 
 CATEGORIES = {"Usage", "Purchase", "Tax", "Credit", "Adjustment"}
@@ -184,10 +185,15 @@ class _Context:
         self.customers: dict[str, tuple[int, list[dt.datetime], list[tuple[dt.datetime | None, int, str]]] | None] = {}
         self.times: dict[str, tuple[dt.datetime, dt.date, dt.date]] = {}
         self.closed = set(ClosedMonth.objects.values_list("partner_id", "month"))
+        self.preloaded = False
 
     def customer(self, account: str) -> tuple[int, list[dt.datetime], list[tuple[dt.datetime | None, int, str]]] | None:
         if account in self.customers:
             return self.customers[account]
+        if not self.preloaded:
+            self.preloaded = True
+            if self._preload():
+                return self.customers.get(account)
         c = Customer.objects.filter(account_id=account).values_list("pk", flat=True).first()
         if c is None:
             self.customers[account] = None
@@ -197,11 +203,24 @@ class _Context:
             .order_by("valid_from")
             .values_list("valid_from", "valid_to", "partner_id", "association_type")
         )
-        starts = [a[0] for a in assocs]
-        rest = [(a[1], a[2], a[3]) for a in assocs]
-        entry = (c, starts, rest)
+        entry = (c, [a[0] for a in assocs], [(a[1], a[2], a[3]) for a in assocs])
         self.customers[account] = entry
         return entry
+
+    def _preload(self) -> bool:
+        """Load every customer and association in two queries when there are not too many."""
+        if Customer.objects.count() > PRELOAD_CUSTOMERS:
+            return False
+        ids = dict(Customer.objects.values_list("pk", "account_id"))
+        by_customer: dict[int, list[tuple[dt.datetime, dt.datetime | None, int, str]]] = defaultdict(list)
+        for row in CustomerAssociation.objects.order_by("customer_id", "valid_from").values_list(
+            "customer_id", "valid_from", "valid_to", "partner_id", "association_type"
+        ):
+            by_customer[row[0]].append(row[1:])
+        for pk, account in ids.items():
+            assocs = by_customer.get(pk, [])
+            self.customers[account] = (pk, [a[0] for a in assocs], [(a[1], a[2], a[3]) for a in assocs])
+        return True
 
     def time(self, text: str) -> tuple[dt.datetime, dt.date, dt.date]:
         hit = self.times.get(text)

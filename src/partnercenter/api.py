@@ -68,11 +68,16 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     return _error(request, exc.status, exc.code, exc.message, exc.details)
 
 
+def _where(loc: Any) -> str:
+    parts = [str(p) for p in loc]
+    if parts[:2] == ["body", "body"]:  # ninja puts the view's parameter name after "body"
+        parts = parts[1:]
+    return ".".join(parts)
+
+
 @api.exception_handler(NinjaValidationError)
 def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    details = [
-        {"where": ".".join(str(p) for p in e.get("loc", [])), "why": e.get("msg", "")} for e in exc.errors
-    ]
+    details = [{"where": _where(e.get("loc", [])), "why": e.get("msg", "")} for e in exc.errors]
     return _error(request, 422, "validation_error", "The request is not valid.", details)
 
 
@@ -88,7 +93,21 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return _error(request, exc.status_code, "error", str(exc))
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):  # ninja could not parse the body
+        return _error(
+            request, 400, "invalid_json", "The request body is not valid JSON.",
+            [{"where": "body", "why": str(exc.__cause__)}],
+        )
+    return _error(request, exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), str(exc))
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
 
 
 def _register_routers() -> None:

@@ -145,3 +145,9 @@ def user_for_token(raw: str) -> User | None:
 
 def revoke_token(*, user: User, token_id: int) -> None:
     ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(revoked_at=clock.now())
+
+
+def revoke_raw_token(*, user: User, raw: str) -> bool:
+    """Revoke the token whose raw value the caller presented (``DELETE /auth/tokens/current``)."""
+    n = ApiToken.objects.filter(user=user, digest=_digest(raw), revoked_at__isnull=True).update(revoked_at=clock.now())
+    return n > 0

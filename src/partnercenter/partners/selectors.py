@@ -69,8 +69,11 @@ def account_managers(user: User) -> QuerySet[User]:
 
 
 def assignment_history(user: User, account_id: str) -> QuerySet[AccountManagerAssignment]:
+    """Assignments of the customer made by partners in the user's scope (not a previous partner's)."""
     customer = scoping.get_customer(user, account_id)
-    return AccountManagerAssignment.objects.filter(customer=customer).select_related("manager").order_by("-assigned_at")
+    qs = AccountManagerAssignment.objects.filter(customer=customer).select_related("manager").order_by("-assigned_at")
+    ids = scoping.partner_ids_for(user)
+    return qs if ids is None else qs.filter(partner_id__in=ids)
 
 
 def association_history(user: User, account_id: str) -> QuerySet[CustomerAssociation]:

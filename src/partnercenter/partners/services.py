@@ -286,6 +286,8 @@ def assign_customers(
         raise ValidationFailed(
             "These customers do not belong to the account manager's partner.", details=sorted(wrong)
         )
+    partner = manager.partner
+    assert partner is not None  # an account manager always belongs to a partner
     created = []
     with transaction.atomic():
         ids = sorted(c.pk for c in customers)  # lock in a fixed order
@@ -305,7 +307,7 @@ def assign_customers(
             created.append(
                 AccountManagerAssignment.objects.create(
                     customer=customer,
-                    partner_id=manager.partner_id,
+                    partner=partner,
                     manager=manager,
                     assigned_at=at,
                     effective_from=clock.start_of_next_day(at),
@@ -336,3 +338,10 @@ def get_partner_by_code(code: str) -> Partner:
         return Partner.objects.get(code=code)
     except Partner.DoesNotExist:
         raise NotFound(f"No partner with code {code!r}.") from None
+
+
+def get_customer_by_account_id(account_id: str) -> Customer:
+    try:
+        return Customer.objects.get(account_id=account_id)
+    except Customer.DoesNotExist:
+        raise NotFound(f"No customer with account id {account_id!r}.") from None

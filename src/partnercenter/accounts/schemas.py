@@ -1,0 +1,62 @@
+"""Request and response bodies of the auth, me and users routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Field, Schema
+
+
+class ErrorOut(Schema):
+    """Every error: a stable ``code`` for integrators, a ``message`` for people, optional ``details``."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class TokenIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class TokenOut(Schema):
+    token: str = Field(
+        description="Send as 'Authorization: Bearer <token>'. Shown once; only a digest is stored."
+    )
+    expires_at: dt.datetime
+
+
+class MeOut(Schema):
+    username: str
+    partner: str | None = Field(description="The partner's code; null for a platform operator.")
+    partner_kind: str | None
+    role: str = Field(description="admin, operator, account_manager, finance; empty for a platform operator.")
+    is_platform_operator: bool
+    menus: list[str]
+
+
+class UserOut(Schema):
+    username: str
+    email: str
+    partner: str | None
+    role: str
+    menus: list[str] = Field(description="The menus the user effectively has.")
+    is_active: bool
+
+
+class UserIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=4096)
+    partner: str | None = Field(default=None, description="Partner code; omit for a platform operator.")
+    role: str = ""
+    email: str = Field(default="", max_length=254)
+    first_name: str = Field(default="", max_length=150)
+    is_platform_operator: bool = False
+
+
+class MenusIn(Schema):
+    menus: list[str] = Field(
+        description="The full set of menus the user should have (replaces the current set)."
+    )

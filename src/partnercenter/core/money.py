@@ -30,6 +30,7 @@ ZERO = Decimal(0)
 # Enough precision that no sum of stored amounts is ever rounded by the context.
 CONTEXT = decimal.Context(prec=60, rounding=ROUNDING, traps=[decimal.InvalidOperation, decimal.Overflow])
 _QUANT = Decimal(1).scaleb(-SCALE)
+_ONE = Decimal(1)
 MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "JPY": 0, "HKD": 2, "SGD": 2, "GBP": 2}
 
 
@@ -96,7 +97,11 @@ class ExactDecimalField(models.Field):
         if value is None:
             return None
         if isinstance(value, Decimal):
-            return value.normalize(CONTEXT) if value != 0 else ZERO
+            if value == 0:
+                return ZERO
+            d = value.normalize(CONTEXT)
+            # normalize() writes 1000 as 1E+3: keep it fixed point, as canonical() stores it on SQLite.
+            return d.quantize(_ONE, context=CONTEXT) if d.as_tuple().exponent > 0 else d  # type: ignore[operator]
         return Decimal(value)
 
     def to_python(self, value: Any) -> Decimal | None:

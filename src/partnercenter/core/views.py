@@ -6,7 +6,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from partnercenter import scoping
 from partnercenter.core import clock
+from partnercenter.core.decorators import current_user
 
 
 @require_GET
@@ -22,4 +24,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html", {})
+    user = current_user(request)
+    return render(request, "core/dashboard.html", {"customer_count": scoping.customers_for(user).count()})

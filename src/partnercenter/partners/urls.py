@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "partners"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.customers, name="customers"),
+    path("assignment/", views.assignment, name="assignment"),
+    path("<str:account_id>/", views.customer_detail, name="customer_detail"),
+]

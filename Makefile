@@ -35,7 +35,7 @@ run: install
 test: install-test
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
-	$(BIN)/partnercenter check-migrations
+	mkdir -p var && $(BIN)/partnercenter check-migrations
 	@echo "== Test suite on SQLite =="
 	$(BIN)/pytest -q
 	@if $(BIN)/python -c "import os,psycopg; psycopg.connect(os.environ['PARTNERCENTER_TEST_DATABASE_URL'], connect_timeout=3).close()" 2>/dev/null; then \

@@ -100,8 +100,9 @@ class ExactDecimalField(models.Field):
             if value == 0:
                 return ZERO
             d = value.normalize(CONTEXT)
+            exponent = d.as_tuple().exponent
             # normalize() writes 1000 as 1E+3: keep it fixed point, as canonical() stores it on SQLite.
-            return d.quantize(_ONE, context=CONTEXT) if d.as_tuple().exponent > 0 else d  # type: ignore[operator]
+            return d.quantize(_ONE, context=CONTEXT) if isinstance(exponent, int) and exponent > 0 else d
         return Decimal(value)
 
     def to_python(self, value: Any) -> Decimal | None:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from partnercenter.core.errors import Forbidden, NotFound, ValidationFailed
 
@@ -49,7 +49,7 @@ def _require_operator(request: HttpRequest) -> None:
         "Amounts are exact decimal strings."
     ),
 )
-def create_batch(request: HttpRequest, format: str = formats.NATIVE, source: str = "") -> tuple[int, dict]:
+def create_batch(request: HttpRequest, format: str = formats.NATIVE, source: str = "") -> Status:
     _require_operator(request)
     content_type = (request.content_type or "").lower()
     if content_type in ("application/x-ndjson", "application/ndjson", "application/jsonl"):
@@ -82,8 +82,8 @@ def create_batch(request: HttpRequest, format: str = formats.NATIVE, source: str
             "message": f"The batch was rejected: {report.error_count} problem(s); nothing was written.",
             **data,
         }
-        return 422, data
-    return 201, data
+        return Status(422, data)
+    return Status(201, data)
 
 
 @router.get("/batches", response=list[BatchOut])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -30,7 +29,7 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         if not report.accepted:
-            err = sys.stderr
+            err = self.stderr  # honours call_command(stderr=...); sys.stderr otherwise
             err.write(f"Rejected {path}: {report.error_count} problem(s); nothing was written.\n")
             for problem in report.errors:
                 err.write(f"  row {problem.row}, column {problem.column}: {problem.reason}\n")

@@ -1,0 +1,245 @@
+"""Exact money: the amount() constructor, ExactDecimalField storage and ExactSum on both engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from partnercenter.core.money import (
+    CONTEXT,
+    ExactSum,
+    InvalidAmount,
+    amount,
+    canonical,
+    round_minor,
+    to_str,
+)
+from partnercenter.usage.models import DailyRollup
+
+DB_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# Any amount the product stores: up to 15 decimal places, magnitude up to 10^12, each element with
+# its own number of places so that a list mixes scales.
+amounts = st.integers(min_value=0, max_value=15).flatmap(
+    lambda places: st.decimals(
+        min_value=-(10**12), max_value=10**12, places=places, allow_nan=False, allow_infinity=False
+    )
+)
+
+
+def exact_sum(values: list[Decimal]) -> Decimal:
+    """Python's decimal sum with precision to spare (the default 28 digits would round)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 80
+        ctx.traps[decimal.Inexact] = True
+        return sum(values, Decimal(0))
+
+
+# --- amount(), canonical(), round_minor() -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0", Decimal(0)),
+        ("12.5", Decimal("12.5")),
+        (" -0.000000000000001 ", Decimal("-0.000000000000001")),
+        ("999999999999999999999.999999999999999", Decimal("999999999999999999999.999999999999999")),
+        (7, Decimal(7)),
+        (Decimal("1.10"), Decimal("1.10")),
+    ],
+)
+def test_amount_accepts(text, expected):
+    value = amount(text)
+    assert isinstance(value, Decimal)
+    assert value == expected
+    # The constructor keeps the precision it is given (no quantizing, no rounding).
+    assert value.as_tuple() == expected.as_tuple()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (0.1, "never floats"),
+        ("0.0000000000000001", "more than 15 decimal places"),
+        ("1E+23", "too large"),
+        ("abc", "not a decimal number"),
+        ("", "not a decimal number"),
+        ("NaN", "not a finite number"),
+        ("-Infinity", "not a finite number"),
+        (Decimal("sNaN"), "not a finite number"),
+    ],
+)
+def test_amount_refuses(value, message):
+    with pytest.raises(InvalidAmount, match=message):
+        amount(value)
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (Decimal("-0"), "0"),
+        (Decimal("0E-15"), "0"),
+        (Decimal("1.500"), "1.5"),
+        (Decimal("1E+3"), "1000"),
+        (Decimal("-0.000000000000001"), "-0.000000000000001"),
+        (Decimal("123456789012.123456789012345"), "123456789012.123456789012345"),
+    ],
+)
+def test_canonical(value, text):
+    assert canonical(value) == text
+    assert Decimal(canonical(value)) == value
+
+
+def test_to_str_is_fixed_point_and_keeps_scale():
+    assert to_str(Decimal("1E+3")) == "1000"
+    assert to_str(Decimal("1.10")) == "1.10"
+    assert to_str(Decimal("1E-15")) == "0.000000000000001"
+
+
+@pytest.mark.parametrize(
+    "value, currency, expected",
+    [
+        ("0.125", "CNY", "0.13"),
+        ("-0.125", "USD", "-0.13"),
+        ("0.124999999999999", "USD", "0.12"),
+        ("2.5", "JPY", "3"),
+        ("1.005", "eur", "1.01"),
+        ("10", "XXX", "10.00"),  # unknown currencies: two places
+    ],
+)
+def test_round_minor_is_half_up(value, currency, expected):
+    rounded = round_minor(Decimal(value), currency)
+    assert rounded == Decimal(expected)
+    assert str(rounded) == expected
+
+
+# --- ExactDecimalField and ExactSum in the database ----------------------------------------------
+
+
+def _rollups(org, values: list[Decimal], *, currency: str = "USD") -> list[DailyRollup]:
+    customer = org.customers["a1"]
+    return DailyRollup.objects.bulk_create(
+        [
+            DailyRollup(
+                day=dt.date(2026, 3, 1),
+                customer=customer,
+                partner=org.partners["sp-a"],
+                association_type="reseller",
+                service_name=f"svc-{i}",  # distinct rollup keys
+                service_type="cloud",
+                region_id="",
+                x_project="",
+                x_billing_mode="pay_per_use",
+                classification="expenditure",
+                currency=currency,
+                amount=v,
+                line_count=1,
+            )
+            for i, v in enumerate(values)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0",
+        "-0",
+        "0.000000000000001",
+        "-0.000000000000001",
+        "12.340000000000000",
+        "99999999999999999999999.999999999999999",  # 38 digits: the full numeric(38, 15)
+        "-99999999999999999999999.999999999999999",
+        "1E+22",
+    ],
+)
+def test_exact_decimal_field_round_trip_edges(org, value):
+    (row,) = _rollups(org, [Decimal(value)])
+    back = DailyRollup.objects.get(pk=row.pk).amount
+    assert isinstance(back, Decimal)
+    assert back == Decimal(value)
+    assert DailyRollup.objects.filter(amount=Decimal(value)).count() == 1
+
+
+@DB_SETTINGS
+@given(value=amounts)
+def test_exact_decimal_field_round_trip(org, value):
+    DailyRollup.objects.all().delete()
+    (row,) = _rollups(org, [value])
+    back = DailyRollup.objects.values_list("amount", flat=True).get(pk=row.pk)
+    assert isinstance(back, Decimal)
+    assert back == value
+
+
+@DB_SETTINGS
+@given(values=st.lists(amounts, max_size=30))
+def test_exact_sum_equals_python_decimal_sum(org, values):
+    DailyRollup.objects.all().delete()
+    _rollups(org, values)
+    total = DailyRollup.objects.aggregate(t=ExactSum("amount"))["t"]
+    assert isinstance(total, Decimal)
+    assert total == exact_sum(values)
+
+
+@DB_SETTINGS
+@given(usd=st.lists(amounts, max_size=15), cny=st.lists(amounts, max_size=15))
+def test_exact_sum_grouped(org, usd, cny):
+    DailyRollup.objects.all().delete()
+    _rollups(org, usd, currency="USD")
+    _rollups(org, cny, currency="CNY")
+    grouped = {
+        r["currency"]: r["t"] for r in DailyRollup.objects.values("currency").annotate(t=ExactSum("amount")).order_by()
+    }
+    expected = {cur: exact_sum(vals) for cur, vals in (("USD", usd), ("CNY", cny)) if vals}
+    assert grouped == expected
+
+
+def test_exact_sum_beyond_28_digits(org):
+    # 20 × 999999999999.999999999999999 has 29 significant digits: a float or a default-precision
+    # decimal sum would round it.
+    values = [Decimal("999999999999.999999999999999")] * 20
+    _rollups(org, values)
+    total = DailyRollup.objects.aggregate(t=ExactSum("amount"))["t"]
+    assert total == Decimal("19999999999999.999999999999980")
+    assert sum(values) != total  # default context (28 digits) rounds: the check has teeth
+    assert float(total) == 2e13  # and so does a float
+
+
+def test_exact_sum_of_tiny_and_huge(org):
+    values = [Decimal("100000000000"), Decimal("0.000000000000001"), Decimal("-100000000000")]
+    _rollups(org, values)
+    assert DailyRollup.objects.aggregate(t=ExactSum("amount"))["t"] == Decimal("0.000000000000001")
+
+
+def test_exact_sum_of_nothing_is_zero(db):
+    total = DailyRollup.objects.aggregate(t=ExactSum("amount"))["t"]
+    assert total == Decimal(0)
+    assert isinstance(total, Decimal)
+
+
+def test_context_does_not_round_sums():
+    a, b = Decimal("99999999999999999999999.999999999999999"), Decimal("0.000000000000001")
+    assert CONTEXT.add(a, b) == Decimal("100000000000000000000000")
+
+
+@pytest.mark.parametrize("value", ["1000", "1E+3", "1000.000", "-2500.50", "0.000000000000001", "12.340", "1E+22"])
+def test_read_back_in_the_same_form_on_every_engine(org, value):
+    """Reads give the canonical Decimal on both engines (fixed point, no trailing zeros, no
+    positive exponent), so str() and JSON show the same text whatever the database."""
+    (row,) = _rollups(org, [Decimal(value)])
+    back = DailyRollup.objects.get(pk=row.pk).amount
+    assert back.as_tuple() == Decimal(canonical(Decimal(value))).as_tuple()
+    assert "E+" not in str(back)
+
+
+def test_sums_come_back_in_the_same_form_on_every_engine(org):
+    _rollups(org, [Decimal("1000.25"), Decimal("-0.250"), Decimal("0.000")])
+    total = DailyRollup.objects.aggregate(t=ExactSum("amount"))["t"]
+    assert total == Decimal(1000)
+    assert str(total) == "1000"

@@ -310,7 +310,7 @@ def test_customer_list_masks_sensitive_fields_and_paginates(org, client):
             },
             {
                 "account_id": "a2",
-                "name": "A********p",
+                "name": "A****p",
                 "email": "a2***@example.com",
                 "mobile": "138****0000",
                 "association_type": "referral",
@@ -319,7 +319,7 @@ def test_customer_list_masks_sensitive_fields_and_paginates(org, client):
             },
             {
                 "account_id": "a3",
-                "name": "A******d",
+                "name": "A****d",
                 "email": "a3***@example.com",
                 "mobile": "138****0000",
                 "association_type": "reseller",

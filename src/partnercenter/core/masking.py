@@ -9,12 +9,15 @@ from django.conf import settings
 
 
 def mask_name(name: str) -> str:
-    """``张小明`` → ``张*明``; ``Alice Corp`` → ``A********p``; one or two characters keep the first."""
+    """``张小明`` → ``张*明``; ``Alice Corp`` → ``A****p``; one or two characters keep the first.
+
+    At most four stars, so the mask does not give away the name's length.
+    """
     if not name:
         return ""
     if len(name) <= 2:
         return name[0] + "*" * (len(name) - 1)
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+    return name[0] + "*" * min(len(name) - 2, 4) + name[-1]
 
 
 def mask_email(email: str) -> str:

@@ -172,3 +172,28 @@ def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> N
     raw.create_aggregate("exact_sum", 1, _SqliteExactSum)
     raw.create_function("exact_add", 2, _sqlite_exact_add, deterministic=True)
     raw.create_function("exact_sort_key", 1, _sqlite_exact_cmp_key, deterministic=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Split amounts: exact sums in plain SQL integers on both engines.
+#
+# Summary tables that pages aggregate on every request store an amount as three integers
+#   amount = units + hi * 10^-8 + lo * 10^-15,   units = floor(amount), 0 <= hi < 10^8, 0 <= lo < 10^7
+# Adding amounts adds the three parts independently, so SUM() in the database is exact, runs
+# in C on SQLite as well as PostgreSQL, and cannot overflow before ~10^10 rows.
+# --------------------------------------------------------------------------------------------
+
+_E7 = 10**7
+_E15 = 10**15
+
+
+def split(d: Decimal) -> tuple[int, int, int]:
+    units = int(d.to_integral_value(rounding=decimal.ROUND_FLOOR))
+    frac = int(CONTEXT.multiply(CONTEXT.subtract(d, Decimal(units)), Decimal(_E15)))
+    return units, frac // _E7, frac % _E7
+
+
+def join(units: int | None, hi: int | None, lo: int | None) -> Decimal:
+    total = CONTEXT.add(Decimal(units or 0), Decimal(hi or 0).scaleb(-8, CONTEXT))
+    total = CONTEXT.add(total, Decimal(lo or 0).scaleb(-15, CONTEXT))
+    return total.normalize(CONTEXT) if total else ZERO

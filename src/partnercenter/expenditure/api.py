@@ -1,5 +1,167 @@
-"""HTTP API of the expenditure app; routes are added by the issue that builds it."""
+"""Customer expenditure API (E1-E6): summary and details, scoped like the console."""
 
-from ninja import Router
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from partnercenter import scoping
+from partnercenter.core import menus
+from partnercenter.core.errors import ValidationFailed
+from partnercenter.core.masking import mask_email, mask_mobile, mask_name
+
+from . import selectors, services
 
 router = Router(tags=["expenditure"])
+
+NOTICE = (
+    "The customer expenditure summary is not the partner bill and cannot be used as the basis for "
+    "settlement, repayment or billing. Data of day D is available after 24:00 of day D+1 (billing time zone)."
+)
+
+
+def _user(request: HttpRequest) -> Any:
+    user: Any = request.user
+    scoping.require_menu(user, menus.CUSTOMER_EXPENDITURE)
+    return user
+
+
+def _money(totals: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, str]]:
+    return {cur: {k: format(v, "f") for k, v in t.items()} for cur, t in sorted(totals.items())}
+
+
+def _period(p: selectors.Period) -> dict[str, Any]:
+    return {
+        "start": p.start.isoformat(),
+        "end": p.end.isoformat(),
+        "last_visible_day": p.last_visible_day.isoformat(),
+        "complete_through": p.complete_through.isoformat() if p.complete_through else None,
+    }
+
+
+class SummaryQuery(Schema):
+    name: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    manager: str = ""
+    association_type: str = ""
+    sort: str = "-expenditure"
+    limit: int = 50
+    offset: int = 0
+    reveal: str = ""
+
+
+@router.get(
+    "/summary",
+    summary="Expenditure summary per customer",
+    description="One row per customer (and association type and currency) for the period; totals cover the "
+    "whole filter. Amounts are exact decimal strings; refund is shown positive; net = Σ BilledCost. "
+    "`reveal=name,email,mobile` shows sensitive columns to roles allowed to (recorded in the audit log). " + NOTICE,
+)
+def summary(request: HttpRequest, q: Query[SummaryQuery]) -> dict[str, Any]:
+    user = _user(request)
+    if q.association_type and q.association_type not in ("reseller", "referral"):
+        raise ValidationFailed("association_type must be reseller or referral.")
+    if q.sort.lstrip("-") not in selectors.SUMMARY_SORTS:
+        raise ValidationFailed(f"sort must be one of {', '.join(selectors.SUMMARY_SORTS)} (optionally with -).")
+    if q.start and q.end and q.start > q.end:
+        raise ValidationFailed("start must not be after end.")
+    manager_id = None
+    if q.manager:
+        from partnercenter.partners.selectors import account_managers
+
+        m = account_managers(user).filter(username=q.manager).first()
+        if m is None:
+            raise ValidationFailed(f"No account manager {q.manager!r}.")
+        manager_id = m.pk
+    reveal = services.reveal(user, q.reveal.split(","), where="api:/expenditure/summary") if q.reveal else frozenset()
+    f = selectors.SummaryFilter(q.name, q.start, q.end, manager_id, q.association_type, q.sort)
+    limit = max(1, min(q.limit, 500))
+    result = selectors.summary(user, f, limit=limit, offset=max(0, q.offset))
+    return {
+        "notice": NOTICE,
+        "period": _period(result.period),
+        "total": result.total,
+        "limit": limit,
+        "offset": max(0, q.offset),
+        "totals": _money(result.totals),
+        "items": [
+            {
+                "account_id": r.account_id,
+                "customer_name": r.name if "name" in reveal else mask_name(r.name),
+                "email": r.email if "email" in reveal else mask_email(r.email),
+                "mobile": r.mobile if "mobile" in reveal else mask_mobile(r.mobile),
+                "association_type": r.association_type,
+                "account_manager": r.manager_username,
+                "currency": r.currency,
+                "expenditure": format(r.expenditure, "f"),
+                "refund": format(r.refund, "f"),
+                "adjustment": format(r.adjustment, "f"),
+                "tax": format(r.tax, "f"),
+                "net": format(r.net, "f"),
+            }
+            for r in result.rows
+        ],
+    }
+
+
+class DetailsQuery(Schema):
+    account_id: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    product: str = ""
+    service_type: str = ""
+    region_id: str = ""
+    billing_mode: str = ""
+    classification: str = ""
+    order_id: str = ""
+    resource_id: str = ""
+    project: str = ""
+    limit: int = 50
+    offset: int = 0
+
+
+def _str(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    return v
+
+
+@router.get(
+    "/details",
+    summary="Expenditure details (line items)",
+    description="The line items behind the summary, newest first, with the period's totals per currency. "
+    "Customer names are masked. " + NOTICE,
+)
+def details(request: HttpRequest, q: Query[DetailsQuery]) -> dict[str, Any]:
+    user = _user(request)
+    if q.start and q.end and q.start > q.end:
+        raise ValidationFailed("start must not be after end.")
+    if q.service_type and q.service_type not in ("cloud", "marketplace"):
+        raise ValidationFailed("service_type must be cloud or marketplace.")
+    if q.classification and q.classification not in selectors.CLASSES:
+        raise ValidationFailed(f"classification must be one of {', '.join(selectors.CLASSES)}.")
+    fields = {k: getattr(q, k) for k in selectors.DetailFilter.__dataclass_fields__}
+    f = selectors.DetailFilter(**fields)
+    limit = max(1, min(q.limit, 500))
+    result = selectors.details(user, f, limit=limit, offset=max(0, q.offset))
+    items = []
+    for row in result.rows:
+        item = {k.replace("customer__", "customer_").replace("partner__", "partner_"): _str(v) for k, v in row.items()}
+        item["customer_name"] = mask_name(row["customer__name"])
+        items.append(item)
+    return {
+        "notice": NOTICE,
+        "period": _period(result.period),
+        "total": result.total,
+        "limit": limit,
+        "offset": max(0, q.offset),
+        "totals": _money(result.totals),
+        "items": items,
+    }

@@ -1,1 +1,411 @@
-"""selectors of the expenditure app."""
+"""Reads for customer expenditure (rules E1-E6): the summary per customer and the line items
+behind it. Every query starts from the scoping module and the E2 visibility rule.
+
+* Scope: rows carry the partner that held the customer when the charge happened; the user sees
+  rows whose partner is in ``scoping.partner_ids_for(user)`` (a distributor also views its
+  second-level resellers' customers).
+* E2: days after ``usage.freshness.last_visible_day(at)`` are never returned.
+* E3: an account manager sees only customers assigned to them, and only from the day the
+  assignment took effect (``scoping.assignment_windows``).
+* Sums are exact: the summary adds split integers (core.money.split) in SQL, details are
+  exact decimals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+
+from partnercenter import scoping
+from partnercenter.accounts.models import User
+from partnercenter.core import clock
+from partnercenter.core.money import CONTEXT, ZERO, join
+from partnercenter.partners.models import AccountManagerAssignment, Customer
+from partnercenter.usage import freshness
+from partnercenter.usage.models import CustomerDailyTotal, LineItem
+
+CLASSES = ("expenditure", "refund", "adjustment", "tax")
+SUMMARY_SORTS = ("account", "name", "expenditure", "refund", "net")
+
+
+def default_period(at: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """This month in the billing time zone (the seed's default for "spent on")."""
+    today = clock.billing_date(at or clock.now())
+    return today.replace(day=1), today
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date  # inclusive, already clamped to the last visible day (E2)
+    last_visible_day: dt.date
+    complete_through: dt.date | None
+
+    @property
+    def empty(self) -> bool:
+        return self.start > self.end
+
+
+def period(start: dt.date | None, end: dt.date | None, at: dt.datetime | None = None) -> Period:
+    at = at or clock.now()
+    d_start, d_end = default_period(at)
+    start = start or d_start
+    end = end or d_end
+    visible = freshness.last_visible_day(at)
+    return Period(start, min(end, visible), visible, freshness.data_complete_through(at))
+
+
+def _window_q(user: User, at: dt.datetime, day_field: str) -> Q | None:
+    """E3 for account managers: (customer, from-day) pairs; None when no time restriction applies."""
+    windows = scoping.assignment_windows(user, at)
+    if windows is None:
+        return None
+    if not windows:
+        return Q(pk__in=[])
+    parts = [
+        Q(customer_id=w.customer_id, **{f"{day_field}__gte": clock.billing_date(w.start)})
+        if w.start is not None
+        else Q(customer_id=w.customer_id)
+        for w in windows
+    ]
+    return functools.reduce(operator.or_, parts)
+
+
+def _scoped(qs: QuerySet[Any], user: User, at: dt.datetime, day_field: str) -> QuerySet[Any]:
+    ids = scoping.partner_ids_for(user, scoping.Purpose.VIEW)
+    if ids is not None:
+        qs = qs.filter(partner_id__in=ids)
+    window = _window_q(user, at, day_field)
+    if window is not None:
+        qs = qs.filter(window)
+    return qs
+
+
+def _managed_by(manager_id: int, at: dt.datetime) -> QuerySet[AccountManagerAssignment, int]:
+    return (
+        AccountManagerAssignment.objects.filter(manager_id=manager_id, assigned_at__lte=at)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+        .values_list("customer_id", flat=True)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Summary (E1)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryFilter:
+    name: str = ""  # fuzzy, on the real name (never the masked one)
+    start: dt.date | None = None
+    end: dt.date | None = None
+    manager_id: int | None = None
+    association_type: str = ""
+    sort: str = "-expenditure"
+
+    def as_params(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "manager_id": self.manager_id,
+            "association_type": self.association_type,
+            "sort": self.sort,
+        }
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> SummaryFilter:
+        return cls(
+            name=p.get("name") or "",
+            start=dt.date.fromisoformat(p["start"]) if p.get("start") else None,
+            end=dt.date.fromisoformat(p["end"]) if p.get("end") else None,
+            manager_id=p.get("manager_id") or None,
+            association_type=p.get("association_type") or "",
+            sort=p.get("sort") or "-expenditure",
+        )
+
+
+@dataclass
+class SummaryRow:
+    customer_id: int
+    account_id: str
+    name: str
+    email: str
+    mobile: str
+    association_type: str
+    currency: str
+    expenditure: Decimal
+    refund: Decimal  # shown positive
+    adjustment: Decimal
+    tax: Decimal
+    net: Decimal  # expenditure - refund + adjustment + tax = sum of BilledCost
+    manager_username: str = ""
+    manager_name: str = ""
+    line_count: int = 0
+
+
+@dataclass
+class Summary:
+    period: Period
+    rows: list[SummaryRow]  # the requested page
+    total: int  # rows matching the filter
+    # per currency: expenditure, refund, adjustment, tax, net over the whole filter
+    totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+
+def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[SummaryRow]:
+    if p.empty:
+        return []
+    qs = CustomerDailyTotal.objects.filter(day__gte=p.start, day__lte=p.end)
+    qs = _scoped(qs, user, at, "day")
+    if f.association_type:
+        qs = qs.filter(association_type=f.association_type)
+    if f.name:
+        qs = qs.filter(customer_id__in=Customer.objects.filter(name__icontains=f.name).values("pk"))
+    if f.manager_id:
+        qs = qs.filter(customer_id__in=_managed_by(f.manager_id, at))
+    sums = {f"{c}_{part}": Sum(f"{c}_{part}") for c in CLASSES for part in ("units", "hi", "lo")}
+    grouped = qs.values("customer_id", "association_type", "currency").annotate(n=Sum("line_count"), **sums)
+    rows: list[SummaryRow] = []
+    g: dict[str, Any]
+    for g in grouped.order_by():  # type: ignore[assignment]
+        amounts = {c: join(g[f"{c}_units"], g[f"{c}_hi"], g[f"{c}_lo"]) for c in CLASSES}
+        refund = -amounts["refund"] if amounts["refund"] else ZERO
+        net = CONTEXT.add(
+            CONTEXT.add(amounts["expenditure"], amounts["refund"]), CONTEXT.add(amounts["adjustment"], amounts["tax"])
+        )
+        rows.append(
+            SummaryRow(
+                customer_id=g["customer_id"],
+                account_id="",
+                name="",
+                email="",
+                mobile="",
+                association_type=g["association_type"],
+                currency=g["currency"],
+                expenditure=amounts["expenditure"],
+                refund=refund,
+                adjustment=amounts["adjustment"],
+                tax=amounts["tax"],
+                net=net,
+                line_count=g["n"] or 0,
+            )
+        )
+    return rows
+
+
+def _fill_customers(rows: list[SummaryRow], user: User, at: dt.datetime, with_contact: bool) -> None:
+    ids = {r.customer_id for r in rows}
+    fields = ("pk", "account_id", "name", "email", "mobile") if with_contact else ("pk", "account_id", "name")
+    info = {v[0]: v for v in Customer.objects.filter(pk__in=ids).values_list(*fields)}
+    for r in rows:
+        v = info[r.customer_id]
+        r.account_id, r.name = v[1], v[2]
+        if with_contact:
+            r.email, r.mobile = v[3], v[4]
+
+
+def _fill_managers(rows: list[SummaryRow], user: User, at: dt.datetime) -> None:
+    ids = scoping.partner_ids_for(user)
+    qs = (
+        AccountManagerAssignment.objects.filter(customer_id__in={r.customer_id for r in rows}, assigned_at__lte=at)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+        .values_list("customer_id", "manager__username", "manager__first_name", "manager__last_name")
+    )
+    if ids is not None:
+        qs = qs.filter(partner_id__in=ids)
+    managers = {c: (u, f"{fn} {ln}".strip() or u) for c, u, fn, ln in qs}
+    for r in rows:
+        r.manager_username, r.manager_name = managers.get(r.customer_id, ("", ""))
+
+
+def _sort(rows: list[SummaryRow], sort: str) -> None:
+    key = sort.lstrip("-")
+    if key not in SUMMARY_SORTS:
+        key = "expenditure"
+    reverse = sort.startswith("-")
+    if key == "account":
+        rows.sort(key=lambda r: (r.account_id, r.currency), reverse=reverse)
+    elif key == "name":
+        rows.sort(key=lambda r: (r.name, r.account_id), reverse=reverse)
+    else:
+        # Ties broken by account id so paging is stable.
+        rows.sort(key=lambda r: r.account_id)
+        rows.sort(key=operator.attrgetter(key), reverse=reverse)
+
+
+def _totals(rows: list[SummaryRow]) -> dict[str, dict[str, Decimal]]:
+    totals: dict[str, dict[str, Decimal]] = {}
+    for r in rows:
+        t = totals.setdefault(r.currency, {k: ZERO for k in (*CLASSES, "net")})
+        for k in (*CLASSES, "net"):
+            t[k] = CONTEXT.add(t[k], getattr(r, k))
+    return totals
+
+
+def summary(
+    user: User, f: SummaryFilter, *, limit: int = 20, offset: int = 0, at: dt.datetime | None = None
+) -> Summary:
+    """One row per customer, association type and currency; totals over the whole filter."""
+    at = at or clock.now()
+    p = period(f.start, f.end, at)
+    rows = _summary_groups(user, f, at, p)
+    _fill_customers(rows, user, at, with_contact=False)
+    _sort(rows, f.sort)
+    page = rows[offset : offset + limit]
+    _fill_customers(page, user, at, with_contact=True)
+    _fill_managers(page, user, at)
+    return Summary(period=p, rows=page, total=len(rows), totals=_totals(rows))
+
+
+def iter_summary(
+    user: User, f: SummaryFilter, at: dt.datetime | None = None, chunk: int = 2000
+) -> Iterator[SummaryRow]:
+    """Every summary row for the filter, in the page order, for exports."""
+    at = at or clock.now()
+    p = period(f.start, f.end, at)
+    rows = _summary_groups(user, f, at, p)
+    _fill_customers(rows, user, at, with_contact=False)
+    _sort(rows, f.sort)
+    for i in range(0, len(rows), chunk):
+        part = rows[i : i + chunk]
+        _fill_customers(part, user, at, with_contact=True)
+        _fill_managers(part, user, at)
+        yield from part
+
+
+# --------------------------------------------------------------------------------------------
+# Details (E6): the line items behind the numbers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetailFilter:
+    account_id: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    product: str = ""  # service name
+    service_type: str = ""  # cloud / marketplace
+    region_id: str = ""
+    billing_mode: str = ""
+    classification: str = ""
+    order_id: str = ""
+    resource_id: str = ""
+    project: str = ""
+
+    def as_params(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["start"] = self.start.isoformat() if self.start else None
+        d["end"] = self.end.isoformat() if self.end else None
+        return d
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> DetailFilter:
+        values = {k: (p.get(k) or "") for k in cls.__dataclass_fields__ if k not in ("start", "end")}
+        return cls(
+            start=dt.date.fromisoformat(p["start"]) if p.get("start") else None,
+            end=dt.date.fromisoformat(p["end"]) if p.get("end") else None,
+            **values,
+        )
+
+
+DETAIL_FIELDS = (
+    "id",
+    "charge_day",
+    "charge_period_start",
+    "charge_period_end",
+    "customer__account_id",
+    "customer__name",
+    "association_type",
+    "partner__code",
+    "service_name",
+    "service_category",
+    "service_type",
+    "region_id",
+    "region_name",
+    "x_project",
+    "x_billing_mode",
+    "x_order_id",
+    "resource_id",
+    "resource_name",
+    "charge_category",
+    "classification",
+    "charge_description",
+    "billing_currency",
+    "billed_cost",
+    "list_cost",
+    "effective_cost",
+    "pricing_quantity",
+    "pricing_unit",
+    "is_correction",
+)
+
+
+def details_queryset(user: User, f: DetailFilter, at: dt.datetime | None = None) -> tuple[QuerySet[LineItem], Period]:
+    at = at or clock.now()
+    p = period(f.start, f.end, at)
+    qs = LineItem.objects.filter(charge_day__gte=p.start, charge_day__lte=p.end)
+    if p.empty:
+        qs = qs.none()
+    qs = _scoped(qs, user, at, "charge_day")
+    if f.account_id:
+        qs = qs.filter(customer__account_id=f.account_id)
+    exact = {
+        "service_name": f.product,
+        "service_type": f.service_type,
+        "region_id": f.region_id,
+        "x_billing_mode": f.billing_mode,
+        "classification": f.classification,
+        "x_order_id": f.order_id,
+        "resource_id": f.resource_id,
+        "x_project": f.project,
+    }
+    qs = qs.filter(**{k: v for k, v in exact.items() if v})
+    return qs.order_by("-charge_period_start", "-id"), p
+
+
+@dataclass
+class Details:
+    period: Period
+    rows: list[dict[str, Any]]
+    total: int
+    totals: dict[str, dict[str, Decimal]]
+
+
+def details(user: User, f: DetailFilter, *, limit: int = 50, offset: int = 0, at: dt.datetime | None = None) -> Details:
+    qs, p = details_queryset(user, f, at)
+    rows = list(qs.values(*DETAIL_FIELDS)[offset : offset + limit])
+    totals: dict[str, dict[str, Decimal]] = {}
+    from partnercenter.core.money import ExactSum
+
+    for t in qs.order_by().values("billing_currency", "classification").annotate(s=ExactSum("billed_cost")):
+        cur = totals.setdefault(t["billing_currency"], {k: ZERO for k in (*CLASSES, "net")})
+        cur[t["classification"]] = -t["s"] if t["classification"] == "refund" and t["s"] else t["s"]
+        cur["net"] = CONTEXT.add(cur["net"], t["s"])
+    return Details(period=p, rows=rows, total=qs.count(), totals=totals)
+
+
+def iter_details(user: User, f: DetailFilter, at: dt.datetime | None = None) -> Iterator[tuple[Any, ...]]:
+    """Every line item for the filter, as tuples in DETAIL_FIELDS order, streamed for exports."""
+    qs, _ = details_queryset(user, f, at)
+    yield from qs.values_list(*DETAIL_FIELDS).iterator(chunk_size=5000)
+
+
+def filter_choices(user: User, at: dt.datetime | None = None) -> dict[str, list[str]]:
+    """Distinct products, regions and projects in the user's scope, for filter drop-downs."""
+    at = at or clock.now()
+    from partnercenter.usage.models import DailyRollup
+
+    qs = _scoped(DailyRollup.objects.all(), user, at, "day")
+    return {
+        "products": sorted(set(qs.values_list("service_name", flat=True).distinct())),
+        "regions": sorted(set(qs.values_list("region_id", flat=True).distinct()) - {""}),
+        "projects": sorted(set(qs.values_list("x_project", flat=True).distinct()) - {""}),
+    }

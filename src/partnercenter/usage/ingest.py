@@ -21,8 +21,13 @@ import decimal
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress
+from operator import add as concat
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -30,13 +35,16 @@ from django.db import connection, transaction
 
 from partnercenter.core import clock
 from partnercenter.core.errors import ValidationFailed
-from partnercenter.core.money import CONTEXT, SCALE, canonical
+from partnercenter.core.money import CONTEXT, SCALE, canonical, split
 from partnercenter.partners.models import Customer, CustomerAssociation
 
 from . import formats
 from .models import BillingMode, ClosedMonth, Freshness, IngestBatch
 
 CHUNK = 5_000
+ROLLUP_FLUSH = 100_000  # rollup keys held in memory before they are added to the table
+SQLITE_CACHE_KIB = 131_072  # SQLite page cache while a batch is written (the default is 2 MiB)
+_ZERO = Decimal(0)
 MAX_REPORTED_ERRORS = 100
 MAX_LISTED_ACCOUNTS = 1_000
 PRELOAD_CUSTOMERS = 200_000  # below this, one query loads every customer for a batch
@@ -168,10 +176,14 @@ def _parse_amount(text: str) -> Decimal:
     d = Decimal(text)
     if not d.is_finite():
         raise decimal.InvalidOperation
-    exp = d.as_tuple().exponent
-    if isinstance(exp, int) and exp < -SCALE:
-        # More places than we keep would be silently rounded: refuse instead.
-        raise ValueError(f"more than {SCALE} decimal places")
+    # Plain notation with at most SCALE characters after the point cannot have more than SCALE
+    # places, so the exponent need not be looked at (``as_tuple`` is the costly part).
+    dot = text.find(".")
+    if "e" in text or "E" in text or (dot >= 0 and len(text) - dot - 1 > SCALE):
+        exp = d.as_tuple().exponent
+        if isinstance(exp, int) and exp < -SCALE:
+            # More places than we keep would be silently rounded: refuse instead.
+            raise ValueError(f"more than {SCALE} decimal places")
     if d.adjusted() >= 23:
         raise ValueError("too large")
     return d
@@ -291,16 +303,20 @@ class _Writer:
         if not identities:
             return set()
         found: set[bytes] = set()
+        if self.vendor == "postgresql":
+            # One query per chunk, the array sent as a bound parameter (Django's cursors bind on
+            # the client, which spells every identity out in the SQL text).
+            import psycopg
+
+            with psycopg.Cursor(self.raw) as pcur:
+                pcur.execute("SELECT identity FROM usage_lineitem WHERE identity = ANY(%s)", [identities])
+                found.update(bytes(r[0]) for r in pcur.fetchall())
+            return found
         cur = self.raw.cursor()
         step = 900
         for i in range(0, len(identities), step):
             part = identities[i : i + step]
-            if self.vendor == "postgresql":
-                cur.execute("SELECT identity FROM usage_lineitem WHERE identity = ANY(%s)", [part])
-            else:
-                cur.execute(
-                    f"SELECT identity FROM usage_lineitem WHERE identity IN ({','.join('?' * len(part))})", part
-                )
+            cur.execute(f"SELECT identity FROM usage_lineitem WHERE identity IN ({','.join('?' * len(part))})", part)
             found.update(bytes(r[0]) for r in cur.fetchall())
         return found
 
@@ -317,25 +333,84 @@ class _Writer:
     def upsert_rollups(self, deltas: dict[tuple[Any, ...], list[Any]]) -> None:
         if not deltas:
             return
-        cols = (*ROLLUP_KEY, "amount", "line_count")
+        cols = ", ".join((*ROLLUP_KEY, "amount", "line_count"))
         key = ", ".join(ROLLUP_KEY)
+        # In key order, so that the rollup's unique index is walked once rather than at random.
+        keys = sorted(deltas)
         if self.vendor == "postgresql":
-            sql = (
-                f"INSERT INTO usage_dailyrollup ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
-                f"ON CONFLICT ({key}) DO UPDATE SET amount = usage_dailyrollup.amount + excluded.amount, "
-                "line_count = usage_dailyrollup.line_count + excluded.line_count"
-            )
-            rows = [(*k, v[0], v[1]) for k, v in deltas.items()]
+            # COPY into a scratch table, then one INSERT ... ON CONFLICT: a statement per key costs
+            # a round trip each.
             with self.raw.cursor() as cur:
-                cur.executemany(sql, rows)
+                cur.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS pc_rollup_delta ON COMMIT DROP AS "
+                    f"SELECT {cols} FROM usage_dailyrollup WITH NO DATA"
+                )
+                cur.execute("TRUNCATE pc_rollup_delta")
+                with cur.copy(f"COPY pc_rollup_delta ({cols}) FROM STDIN") as copy:
+                    for k in keys:
+                        v = deltas[k]
+                        copy.write_row((*k, v[0], v[1]))
+                cur.execute(
+                    f"INSERT INTO usage_dailyrollup ({cols}) SELECT {cols} FROM pc_rollup_delta "
+                    f"ON CONFLICT ({key}) DO UPDATE SET amount = usage_dailyrollup.amount + excluded.amount, "
+                    "line_count = usage_dailyrollup.line_count + excluded.line_count"
+                )
         else:
             sql = (
-                f"INSERT INTO usage_dailyrollup ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"INSERT INTO usage_dailyrollup ({cols}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 2))}) "
                 f"ON CONFLICT ({key}) DO UPDATE SET amount = exact_add(amount, excluded.amount), "
                 "line_count = line_count + excluded.line_count"
             )
-            rows = [(k[0].isoformat(), *k[1:], canonical(v[0]), v[1]) for k, v in deltas.items()]
+            rows = []
+            for k in keys:
+                v = deltas[k]
+                rows.append((k[0].isoformat(), *k[1:], canonical(v[0]), v[1]))
             self.raw.executemany(sql, rows)
+        self._upsert_customer_totals(deltas)
+
+    def _upsert_customer_totals(self, deltas: dict[tuple[Any, ...], list[Any]]) -> None:
+        """The per-customer daily totals the expenditure summary reads (CustomerDailyTotal)."""
+        per: dict[tuple[Any, ...], list[int]] = {}
+        offsets = {c: 3 * i for i, c in enumerate(("expenditure", "refund", "adjustment", "tax"))}
+        for k, (amount, count) in deltas.items():
+            ckey = (k[0], k[1], k[2], k[3], k[10])  # day, customer, partner, association type, currency
+            slot = per.get(ckey)
+            if slot is None:
+                slot = per[ckey] = [0] * 13
+            o = offsets[k[9]]
+            units, hi, lo = split(amount)
+            slot[o] += units
+            slot[o + 1] += hi
+            slot[o + 2] += lo
+            slot[12] += count
+        if not per:
+            return
+        value_cols = [f"{c}_{p}" for c in offsets for p in ("units", "hi", "lo")] + ["line_count"]
+        key_cols = ["day", "customer_id", "partner_id", "association_type", "currency"]
+        cols = ", ".join(key_cols + value_cols)
+        updates = ", ".join(f"{c} = usage_customerdailytotal.{c} + excluded.{c}" for c in value_cols)
+        conflict = ", ".join(key_cols)
+        keys = sorted(per)
+        if self.vendor == "postgresql":
+            with self.raw.cursor() as cur:
+                cur.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS pc_customer_delta ON COMMIT DROP AS "
+                    f"SELECT {cols} FROM usage_customerdailytotal WITH NO DATA"
+                )
+                cur.execute("TRUNCATE pc_customer_delta")
+                with cur.copy(f"COPY pc_customer_delta ({cols}) FROM STDIN") as copy:
+                    for k in keys:
+                        copy.write_row((*k, *per[k]))
+                cur.execute(
+                    f"INSERT INTO usage_customerdailytotal ({cols}) SELECT {cols} FROM pc_customer_delta "
+                    f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+                )
+        else:
+            sql = (
+                f"INSERT INTO usage_customerdailytotal ({cols}) VALUES ({', '.join('?' * (len(key_cols) + 13))}) "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+            )
+            self.raw.executemany(sql, [(k[0].isoformat(), *k[1:], *per[k]) for k in keys])
 
 
 def _sqlite_dt(value: dt.datetime | None) -> str | None:
@@ -343,6 +418,23 @@ def _sqlite_dt(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.replace(tzinfo=None).isoformat(" ")
+
+
+@contextmanager
+def _sqlite_page_cache() -> Iterator[None]:
+    """A larger SQLite page cache while the batch is written: the line-item indexes (identity
+    above all) are updated at random places, and a 2 MiB cache spills and re-reads pages all the
+    time. Connection-level and not persistent; the previous size is restored."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    raw = connection.connection
+    before = raw.execute("PRAGMA cache_size").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def run(
@@ -363,7 +455,7 @@ def run(
         report.errors.append(RowError(1, ", ".join(missing), f"missing required column(s): {', '.join(missing)}"))
         return report
     try:
-        with transaction.atomic():
+        with transaction.atomic(), _sqlite_page_cache():
             _run_in_transaction(source, fmt, report, actor)
             if not report.accepted:
                 raise _Rollback
@@ -375,19 +467,69 @@ def run(
 
 
 def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor: Any) -> None:
+    # The loop below runs once per row (millions per batch): fields are picked with one
+    # itemgetter, timestamps and tag lookups are cached, and the write work is batched.
     header = source.header
+    width = len(header)
     idx = {name: i for i, name in enumerate(header)}
-    col = {logical: idx.get(formats.column_name(fmt, logical)) for logical in formats.FIELDS}
-    i_account, i_billed, i_currency, i_category, i_start, i_end = (col[f] for f in formats.REQUIRED)
-    i_line = col["line_id"]
-
-    def get(row: list[str], i: int | None) -> str:
-        return row[i] if i is not None and i < len(row) else ""
+    # Every row is made ``width`` long and gets one extra "" at index ``width``, which absent
+    # columns point at: an absent or short column reads as "", as before.
+    col = {logical: idx.get(formats.column_name(fmt, logical), width) for logical in formats.FIELDS}
+    col_name = {logical: formats.column_name(fmt, logical) for logical in formats.FIELDS}
+    native = fmt == formats.NATIVE
+    pick = itemgetter(
+        *(
+            col[f]
+            for f in (
+                "account",
+                "category",
+                "billed_cost",
+                "currency",
+                "start",
+                "end",
+                "list_cost",
+                "effective_cost",
+                "quantity",
+                "billing_mode",
+                "frequency",
+                "provider",
+                "publisher",
+                "service_type",
+                "line_id",
+            )
+        )
+    )
+    pick_rest = itemgetter(
+        *(
+            col[f]
+            for f in (
+                "project",
+                "tags",
+                "billing_period_start",
+                "billing_period_end",
+                "service_name",
+                "region_id",
+                "charge_class",
+                "description",
+                "pricing_category",
+                "unit",
+                "service_category",
+                "sku",
+                "region_name",
+                "resource_id",
+                "resource_name",
+                "resource_type",
+                "order_id",
+            )
+        )
+    )
 
     # FOCUS identity: every non-empty column by name, in name order, so column order and absent
-    # empty columns do not change it.
-    order = sorted(range(len(header)), key=lambda i: header[i])
-    names = [header[i] for i in order]
+    # empty columns do not change it. Built as "name=value" joined by \x1f.
+    order = sorted(range(width), key=lambda i: header[i])
+    pick_ordered = itemgetter(*order, width)  # the trailing "" keeps it a tuple for one column
+    prefixes = [f"{header[i]}=" for i in order]
+    blake2b = hashlib.blake2b
 
     writer = _Writer()
     writer.lock()
@@ -403,14 +545,41 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
     )
     batch_id = batch.pk
     ctx = _Context()
+    closed = ctx.closed
     pg = writer.vendor == "postgresql"
     unknown: set[str] = set()
     deltas: dict[tuple[Any, ...], list[Any]] = {}
-    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    totals: dict[tuple[str, str], Decimal] = {}
     complete_until: dt.datetime | None = None
     pending: list[tuple[Any, ...]] = []
     pending_meta: list[tuple[tuple[Any, ...], Decimal, str, str, bool]] = []
     seen_in_chunk: set[bytes] = set()
+    chunk = CHUNK
+    add = CONTEXT.add
+    parse_amount = _parse_amount
+    to_text = canonical
+    amount_errors = (decimal.InvalidOperation, ValueError)
+
+    # timestamp text -> (UTC datetime, day, month, and their SQLite texts); via ctx.time, which
+    # raises the ValueError reported for a bad timestamp.
+    times: dict[str, tuple[Any, ...]] = {}
+
+    def time(text: str) -> tuple[Any, ...]:
+        value, day, month = ctx.time(text)
+        hit = (value, day, month, _sqlite_dt(value), day.isoformat(), month.isoformat())
+        if len(times) < 200_000:
+            times[text] = hit
+        return hit
+
+    projects: dict[str, str] = {}
+
+    def project_from_tags(tags: str) -> str:
+        hit = projects.get(tags)
+        if hit is None:
+            hit = _project_from_tags(tags)
+            if len(projects) < 50_000:
+                projects[tags] = hit
+        return hit
 
     def error(row_no: int, column: str, reason: str) -> None:
         report.error_count += 1
@@ -421,90 +590,136 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
         if not pending:
             return
         present = writer.existing([r[0] for r in pending])
-        fresh = []
-        for r, meta in zip(pending, pending_meta, strict=True):
-            if r[0] in present:
-                report.rows_present += 1
-                continue
-            fresh.append(r)
-            key, billed, cls, currency, correction = meta
+        if present:
+            keep = [r[0] not in present for r in pending]
+            fresh = [r for r, k in zip(pending, keep, strict=True) if k]
+            metas = [m for m, k in zip(pending_meta, keep, strict=True) if k]
+            report.rows_present += len(pending) - len(fresh)
+        else:
+            fresh, metas = pending, pending_meta
+        corrections = 0
+        for key, billed, cls, currency, correction in metas:
             slot = deltas.get(key)
             if slot is None:
                 deltas[key] = [billed, 1]
             else:
-                slot[0] = CONTEXT.add(slot[0], billed)
+                slot[0] = add(slot[0], billed)
                 slot[1] += 1
-            t = totals[currency]
-            t[cls] = CONTEXT.add(t[cls], billed)
-            report.rows_corrections += correction
+            tkey = (currency, cls)
+            totals[tkey] = add(totals.get(tkey, _ZERO), billed)
+            corrections += correction
+        report.rows_corrections += corrections
         writer.insert(fresh)
         report.rows_new += len(fresh)
         pending.clear()
         pending_meta.clear()
         seen_in_chunk.clear()
+        if len(deltas) >= ROLLUP_FLUSH:
+            # Memory stays flat however many days x customers x services a batch spans: the
+            # rollups so far are added to the table (the same sums, in steps).
+            writer.upsert_rollups(deltas)
+            deltas.clear()
 
-    col_name = {logical: formats.column_name(fmt, logical) for logical in formats.FIELDS}
     row_no = 1
     for row in source.rows:
         row_no += 1
-        report.rows_total += 1
-        account = get(row, i_account).strip()
+        if len(row) != width:
+            row = row[:width] + [""] * (width - len(row))
+        row.append("")
+        (
+            account,
+            category,
+            billed_text,
+            currency,
+            start_text,
+            end_text,
+            lc_text,
+            ec_text,
+            q_text,
+            mode,
+            frequency,
+            provider,
+            publisher,
+            service_type,
+            line_id,
+        ) = pick(row)
+        account = account.strip()
         if not account:
             error(row_no, col_name["account"], "missing value")
             entry = None
         else:
-            entry = ctx.customer(account)
+            entry = ctx.customers.get(account)
+            if entry is None:
+                entry = ctx.customer(account)
             if entry is None:
                 if len(unknown) < MAX_LISTED_ACCOUNTS:
                     unknown.add(account)
                 error(row_no, col_name["account"], f"unknown customer account {account!r}")
-        category = get(row, i_category)
         if category not in CATEGORIES:
             error(row_no, col_name["category"], f"{category!r} is not one of {', '.join(sorted(CATEGORIES))}")
-        billed_text = get(row, i_billed)
         try:
-            billed = _parse_amount(billed_text)
-        except (decimal.InvalidOperation, ValueError) as e:
+            billed = parse_amount(billed_text)
+            billed_ok = True
+        except amount_errors as e:
             reason = str(e) if isinstance(e, ValueError) and str(e) else "not a decimal number"
             error(row_no, col_name["billed_cost"], f"{billed_text!r}: {reason}")
             billed = Decimal(0)
-        currency = get(row, i_currency).strip().upper()
+            billed_ok = False
+        currency = currency.strip().upper()
         if len(currency) != 3 or not currency.isalpha():
             error(row_no, col_name["currency"], f"{currency!r} is not a 3-letter currency code")
-        start_text, end_text = get(row, i_start), get(row, i_end)
         start = end = None
         try:
-            start, day, month = ctx.time(start_text)
+            t_start = times.get(start_text) or time(start_text)
+            start = t_start[0]
         except ValueError as e:
             error(row_no, col_name["start"], f"{start_text!r} is not an ISO 8601 timestamp ({e})")
         try:
-            end = ctx.time(end_text)[0]
+            t_end = times.get(end_text) or time(end_text)
+            end = t_end[0]
         except ValueError as e:
             error(row_no, col_name["end"], f"{end_text!r} is not an ISO 8601 timestamp ({e})")
         if start is not None and end is not None and end < start:
             error(row_no, col_name["end"], "ends before ChargePeriodStart")
-        optional_amounts: list[Decimal | None] = []
-        for logical in ("list_cost", "effective_cost", "quantity"):
-            text = get(row, col[logical])
-            if text:
-                try:
-                    optional_amounts.append(_parse_amount(text))
-                except (decimal.InvalidOperation, ValueError):
-                    error(row_no, col_name[logical], f"{text!r} is not a decimal number")
-                    optional_amounts.append(None)
+        list_cost = effective_cost = quantity = None
+        # List and effective cost are often the billed cost's very text: parsed once then.
+        if lc_text:
+            if billed_ok and lc_text == billed_text:
+                list_cost = billed
             else:
-                optional_amounts.append(None)
-        mode = _billing_mode(get(row, col["billing_mode"]), get(row, col["frequency"]), category)
+                try:
+                    list_cost = parse_amount(lc_text)
+                except amount_errors:
+                    error(row_no, col_name["list_cost"], f"{lc_text!r} is not a decimal number")
+        if ec_text:
+            if billed_ok and ec_text == billed_text:
+                effective_cost = billed
+            else:
+                try:
+                    effective_cost = parse_amount(ec_text)
+                except amount_errors:
+                    error(row_no, col_name["effective_cost"], f"{ec_text!r} is not a decimal number")
+        if q_text:
+            try:
+                quantity = parse_amount(q_text)
+            except amount_errors:
+                error(row_no, col_name["quantity"], f"{q_text!r} is not a decimal number")
+        if not mode:
+            if frequency == "Usage-Based":
+                mode = "pay_per_use"
+            elif frequency == "Recurring":
+                mode = "prepaid_monthly"
+            elif frequency == "One-Time" and category == "Purchase":
+                mode = "prepaid_yearly"
+            else:
+                mode = "other"
         if mode not in BILLING_MODES:
             error(row_no, col_name["billing_mode"], f"{mode!r} is not one of {', '.join(sorted(BILLING_MODES))}")
-        provider, publisher = get(row, col["provider"]), get(row, col["publisher"])
-        service_type = get(row, col["service_type"]) or (
-            "marketplace" if publisher and provider and publisher != provider else "cloud"
-        )
+        if not service_type:
+            service_type = "marketplace" if publisher and provider and publisher != provider else "cloud"
         if service_type not in SERVICE_TYPES:
             error(row_no, col_name["service_type"], f"{service_type!r} is not cloud or marketplace")
-        line_id = get(row, i_line)
-        if fmt == formats.NATIVE and not line_id:
+        if native and not line_id:
             error(row_no, col_name["line_id"], "missing value")
         partner_id = assoc_type = None
         if entry is not None and start is not None:
@@ -518,31 +733,59 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
         if report.error_count:
             continue  # after the first error, only validate
         assert start is not None and end is not None and entry is not None
-        if fmt == formats.NATIVE:
-            identity = hashlib.blake2b(f"native\x1f{line_id}".encode(), digest_size=16).digest()
+        if native:
+            identity = blake2b(f"native\x1f{line_id}".encode(), digest_size=16).digest()
         else:
-            identity = hashlib.blake2b(
-                "\x1f".join([f"{names[j]}={row[i]}" for j, i in enumerate(order) if i < len(row) and row[i]]).encode(),
+            values_by_name = pick_ordered(row)
+            identity = blake2b(
+                "\x1f".join(map(concat, compress(prefixes, values_by_name), filter(None, values_by_name))).encode(),
                 digest_size=16,
             ).digest()
         if identity in seen_in_chunk:
             report.rows_present += 1
             continue
         seen_in_chunk.add(identity)
-        project = get(row, col["project"]) or _project_from_tags(get(row, col["tags"]))
-        cls = _classify(category, billed)
-        correction = (partner_id, month) in ctx.closed
-        bp_start = get(row, col["billing_period_start"])
-        bp_end = get(row, col["billing_period_end"])
+        (
+            project,
+            tags,
+            bp_start,
+            bp_end,
+            service_name,
+            region_id,
+            charge_class,
+            description,
+            pricing_category,
+            unit,
+            service_category,
+            sku,
+            region_name,
+            resource_id,
+            resource_name,
+            resource_type,
+            order_id,
+        ) = pick_rest(row)
+        if not project:
+            project = project_from_tags(tags) if "roject" in tags else ""
+        if category == "Usage" or category == "Purchase":
+            cls = "expenditure" if billed >= 0 else "refund"
+        elif category == "Tax":
+            cls = "tax"
+        else:
+            cls = "adjustment"
+        day, month = t_start[1], t_start[2]
+        correction = (partner_id, month) in closed
         try:
-            bps = ctx.time(bp_start)[0] if bp_start else None
-            bpe = ctx.time(bp_end)[0] if bp_end else None
-        except ValueError:
-            error(row_no, col_name["billing_period_start"], "not an ISO 8601 timestamp")
+            t_bps = (times.get(bp_start) or time(bp_start)) if bp_start else None
+        except ValueError as e:
+            error(row_no, col_name["billing_period_start"], f"{bp_start!r} is not an ISO 8601 timestamp ({e})")
             continue
-        service_name = get(row, col["service_name"])[:200]
-        region_id = get(row, col["region_id"])[:64]
-        list_cost, effective_cost, quantity = optional_amounts
+        try:
+            t_bpe = (times.get(bp_end) or time(bp_end)) if bp_end else None
+        except ValueError as e:
+            error(row_no, col_name["billing_period_end"], f"{bp_end!r} is not an ISO 8601 timestamp ({e})")
+            continue
+        service_name = service_name[:200]
+        region_id = region_id[:64]
         if pg:
             values: tuple[Any, ...] = (
                 identity,
@@ -554,99 +797,112 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
                 end,
                 day,
                 month,
-                bps,
-                bpe,
+                None if t_bps is None else t_bps[0],
+                None if t_bpe is None else t_bpe[0],
                 category,
-                get(row, col["charge_class"]),
+                charge_class,
                 cls,
-                get(row, col["description"])[:500],
-                get(row, col["frequency"]),
-                get(row, col["pricing_category"]),
+                description[:500],
+                frequency,
+                pricing_category,
                 billed,
                 list_cost,
                 effective_cost,
                 currency,
                 quantity,
-                get(row, col["unit"])[:64],
+                unit[:64],
                 provider[:100],
                 publisher[:100],
                 service_type,
                 service_name,
-                get(row, col["service_category"])[:100],
-                get(row, col["sku"])[:200],
+                service_category[:100],
+                sku[:200],
                 region_id,
-                get(row, col["region_name"])[:100],
-                get(row, col["resource_id"])[:500],
-                get(row, col["resource_name"])[:200],
-                get(row, col["resource_type"])[:100],
+                region_name[:100],
+                resource_id[:500],
+                resource_name[:200],
+                resource_type[:100],
                 project,
                 mode,
-                get(row, col["order_id"])[:100],
+                order_id[:100],
                 line_id[:200],
                 correction,
             )
         else:
+            billed_stored = to_text(billed)
             values = (
                 identity,
                 batch_id,
                 customer_id,
                 partner_id,
                 assoc_type,
-                _sqlite_dt(start),
-                _sqlite_dt(end),
-                day.isoformat(),
-                month.isoformat(),
-                _sqlite_dt(bps),
-                _sqlite_dt(bpe),
+                t_start[3],
+                t_end[3],
+                t_start[4],
+                t_start[5],
+                None if t_bps is None else t_bps[3],
+                None if t_bpe is None else t_bpe[3],
                 category,
-                get(row, col["charge_class"]),
+                charge_class,
                 cls,
-                get(row, col["description"])[:500],
-                get(row, col["frequency"]),
-                get(row, col["pricing_category"]),
-                canonical(billed),
-                None if list_cost is None else canonical(list_cost),
-                None if effective_cost is None else canonical(effective_cost),
+                description[:500],
+                frequency,
+                pricing_category,
+                billed_stored,
+                None if list_cost is None else billed_stored if list_cost is billed else to_text(list_cost),
+                None
+                if effective_cost is None
+                else billed_stored
+                if effective_cost is billed
+                else to_text(effective_cost),
                 currency,
-                None if quantity is None else canonical(quantity),
-                get(row, col["unit"])[:64],
+                None if quantity is None else to_text(quantity),
+                unit[:64],
                 provider[:100],
                 publisher[:100],
                 service_type,
                 service_name,
-                get(row, col["service_category"])[:100],
-                get(row, col["sku"])[:200],
+                service_category[:100],
+                sku[:200],
                 region_id,
-                get(row, col["region_name"])[:100],
-                get(row, col["resource_id"])[:500],
-                get(row, col["resource_name"])[:200],
-                get(row, col["resource_type"])[:100],
+                region_name[:100],
+                resource_id[:500],
+                resource_name[:200],
+                resource_type[:100],
                 project,
                 mode,
-                get(row, col["order_id"])[:100],
+                order_id[:100],
                 line_id[:200],
                 correction,
             )
-        key = (
-            day,
-            customer_id,
-            partner_id,
-            assoc_type,
-            service_name,
-            service_type,
-            region_id,
-            project,
-            mode,
-            cls,
-            currency,
-        )
         pending.append(values)
-        pending_meta.append((key, billed, cls, currency, correction))
+        pending_meta.append(
+            (
+                (
+                    day,
+                    customer_id,
+                    partner_id,
+                    assoc_type,
+                    service_name,
+                    service_type,
+                    region_id,
+                    project,
+                    mode,
+                    cls,
+                    currency,
+                ),
+                billed,
+                cls,
+                currency,
+                correction,
+            )
+        )
         if complete_until is None or end > complete_until:
             complete_until = end
-        if len(pending) >= CHUNK:
+        if len(pending) >= chunk:
             flush()
 
+    report.rows_total = row_no - 1
     report.unknown_accounts = sorted(unknown)
     if report.rows_total == 0:
         error(1, "", "the batch has no rows")
@@ -654,7 +910,10 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
         return
     flush()
     writer.upsert_rollups(deltas)
-    report.totals = {cur: dict(t) for cur, t in totals.items()}
+    by_currency: dict[str, dict[str, Decimal]] = {}
+    for (currency, cls), value in totals.items():
+        by_currency.setdefault(currency, {})[cls] = value
+    report.totals = by_currency
     for t in report.totals.values():
         for cls in ("expenditure", "refund", "adjustment", "tax"):
             t.setdefault(cls, Decimal(0))

@@ -173,3 +173,38 @@ class ClosedMonth(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["partner", "month"], name="closed_month_once")]
+
+
+class CustomerDailyTotal(models.Model):
+    """Per customer, day (billing time zone), partner and association at charge time, and currency:
+    the four classification totals, as split integers (core.money.split) so that summary pages sum
+    them exactly in SQL on both engines. Maintained by ingestion in the same transaction."""
+
+    day = models.DateField()
+    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    association_type = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    expenditure_units = models.BigIntegerField(default=0)
+    expenditure_hi = models.BigIntegerField(default=0)
+    expenditure_lo = models.BigIntegerField(default=0)
+    refund_units = models.BigIntegerField(default=0)
+    refund_hi = models.BigIntegerField(default=0)
+    refund_lo = models.BigIntegerField(default=0)
+    adjustment_units = models.BigIntegerField(default=0)
+    adjustment_hi = models.BigIntegerField(default=0)
+    adjustment_lo = models.BigIntegerField(default=0)
+    tax_units = models.BigIntegerField(default=0)
+    tax_hi = models.BigIntegerField(default=0)
+    tax_lo = models.BigIntegerField(default=0)
+    line_count = models.PositiveIntegerField(default=0)
+
+    CLASSES = ("expenditure", "refund", "adjustment", "tax")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "customer", "partner", "association_type", "currency"], name="customer_daily_total_key"
+            )
+        ]
+        indexes = [models.Index(fields=["partner", "day", "customer"], name="cdt_partner_day_customer")]

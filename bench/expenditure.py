@@ -1,0 +1,284 @@
+"""``python -m bench.expenditure`` (the second half of ``make bench``): customer expenditure at scale.
+
+Per engine, in a fresh database (SQLite ``var/bench/expenditure.sqlite3``; PostgreSQL scratch
+database ``partnercenter_bench_exp``), in child processes (``bench/expenditure_child.py``):
+
+1. **build**: migrate; the organisation through the services (solution provider ``big-sp`` with
+   5,000 customers, an admin and two account managers with 200 and 800 assigned customers, a
+   distributor with a second-level reseller and a referral partner with 800 more customers, 40
+   customers that moved to big-sp and 20 that left it); ``BENCH_EXP_ROWS`` line items (default
+   10,000,000) over 13 months loaded with set-based SQL into the shapes ingestion writes (line
+   items, daily rollups, per-customer daily totals), then checked against Decimal sums.
+2. **summary**: the console page ``/expenditure/`` and the API ``/api/v1/expenditure/summary``,
+   in process with Django's test ``Client`` (session of ``force_login``; full middleware, view,
+   template or JSON), clock frozen at 2026-07-20 10:00 (billing time zone); six filter variants
+   (this month, 3 months, name fragment, association type, sort by net, page 5) after one
+   warm-up of each; ``BENCH_EXP_REQUESTS`` (default 100) requests per kind for the partner
+   admin, half that for the account manager with 200 customers.
+3. **export**: ``expenditure_details`` for the admin over the latest days that hold
+   ``BENCH_EXP_EXPORT_ROWS`` (default 1,000,000) line items, run by
+   ``exports.services.run_export`` in a fresh process, CSV then XLSX; rows/s = rows ÷ seconds
+   of ``run_export``; peak RSS = that process's ``ru_maxrss`` (from ``wait4``).
+
+Merges into ``var/bench/results.json``: ``summary_p95_ms_sqlite``, ``summary_p95_ms_postgres``
+(the worse of page and API p95 for the admin), ``export_csv_rows_per_s``,
+``export_xlsx_rows_per_s``, ``export_peak_rss_mb`` (the worst over the engines that ran), plus
+per-engine detail keys (``expenditure_…``).
+
+Environment: ``BENCH_EXP_ROWS``, ``BENCH_EXP_EXPORT_ROWS``, ``BENCH_EXP_REQUESTS``,
+``BENCH_ENGINES`` (``sqlite,postgres``), ``BENCH_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_KEEP=1`` keeps the databases,
+``BENCH_EXP_STEPS`` (``build,summary,export``; leaving out ``build`` reuses a kept database).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "var" / "bench"
+PG_DB = "partnercenter_bench_exp"
+SQLITE_DB = OUT / "expenditure.sqlite3"
+
+TARGET_SUMMARY_P95_MS = 50
+TARGET_CSV_ROWS_PER_S = 100_000
+TARGET_XLSX_ROWS_PER_S = 30_000
+TARGET_PEAK_RSS_MB = 300
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _child(step: str, *args: str, database_url: str) -> dict[str, Any]:
+    """One step in its own process; its figures plus its peak RSS (wait4) and wall time."""
+    env = dict(os.environ)
+    env.setdefault("PARTNERCENTER_LOG_LEVEL", "WARNING")
+    env["DATABASE_URL"] = database_url
+    env["PARTNERCENTER_VAR_DIR"] = str(OUT / "expenditure-var")  # export files, kept apart from var/
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    started = time.perf_counter()
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bench.expenditure_child", step, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.stdout.write(out)
+        raise SystemExit(f"bench.expenditure: step {step!r} failed (exit {code})")
+    figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    figures["process_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # KiB on Linux
+    figures["process_seconds"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def _unlink_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _pg_server_url() -> str:
+    return os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _pg_version(url: str) -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return None
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_server_url(), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def run_engine(engine: str, url: str, steps: set[str], rows: int, export_rows: int, requests: int) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    if "build" in steps:
+        _log(f"  building: {rows:,} line items …")
+        b = _child("build", str(rows), database_url=url)
+        res["build"] = b
+        parts = ", ".join(f"{k} {v:.0f} s" for k, v in b["load_parts_seconds"].items())
+        _log(
+            f"  built: {b['line_items']:,} line items, {b['rollups']:,} rollups, {b['customer_totals']:,} customer-day "
+            f"totals; load {b['load_seconds']:.0f} s ({parts}); organisation {b['organisation_seconds']:.0f} s"
+        )
+        _log(
+            f"  checked: summary and rollups of {b['checked_customers']} customers = Decimal sums of their "
+            f"{b['checked_line_items']:,} line items; {b['checked_sample']:,} sampled rows canonical and classified"
+        )
+    if "summary" in steps:
+        s = _child("summary", str(requests), database_url=url)
+        res["summary"] = s
+        for who in ("big-sp-admin", "big-sp-am"):
+            for kind in ("page", "api"):
+                f = s[who][kind]
+                _log(f"  summary {who:<13} {kind:<5} n={f['n']:<4} p50 {f['p50']:7.1f} ms  p95 {f['p95']:7.1f} ms  max {f['max']:7.1f} ms")
+            slow = sorted(s[who]["variants"].items(), key=lambda kv: -kv[1])[:4]
+            _log("    slowest variants (p50 ms): " + ", ".join(f"{k} {v:.0f}" for k, v in slow))
+            _log(f"    rows matching (API total): {s[who]['rows_matching']}")
+    if "export" in steps:
+        for fmt in ("csv", "xlsx"):
+            e = _child("export", fmt, str(export_rows), database_url=url)
+            res[f"export_{fmt}"] = e
+            _log(
+                f"  export {fmt:<4} {e['rows']:,} rows ({e['start']} … {e['end']}) in {e['seconds']:.1f} s = "
+                f"{e['rows'] / e['seconds']:,.0f} rows/s, {e['file_mb']:,.0f} MB, peak RSS {e['process_peak_rss_mb']:.0f} MB"
+            )
+    return res
+
+
+def _figures(engine: str, res: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if "build" in res:
+        out[f"expenditure_{engine}_line_items"] = res["build"]["line_items"]
+        out[f"expenditure_{engine}_load_seconds"] = res["build"]["load_seconds"]
+    if "summary" in res:
+        s = res["summary"]
+        for who, tag in (("big-sp-admin", "admin"), ("big-sp-am", "manager")):
+            for kind in ("page", "api"):
+                for p in ("p50", "p95"):
+                    out[f"expenditure_{engine}_{tag}_{kind}_{p}_ms"] = round(s[who][kind][p], 1)
+        out[f"summary_p95_ms_{engine}"] = round(max(s["big-sp-admin"]["page"]["p95"], s["big-sp-admin"]["api"]["p95"]), 1)
+    for fmt in ("csv", "xlsx"):
+        e = res.get(f"export_{fmt}")
+        if e:
+            out[f"expenditure_{engine}_export_{fmt}_rows"] = e["rows"]
+            out[f"expenditure_{engine}_export_{fmt}_rows_per_s"] = round(e["rows"] / e["seconds"])
+            out[f"expenditure_{engine}_export_{fmt}_peak_rss_mb"] = e["process_peak_rss_mb"]
+    return out
+
+
+def _merge_results(figures: dict[str, float]) -> Path:
+    path = OUT / "results.json"
+    results: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text())
+            if isinstance(loaded, dict):
+                results = loaded
+        except ValueError:
+            _log(f"  {path.relative_to(ROOT)} was not JSON: replaced")
+    results.update(figures)
+    tmp = path.with_suffix(".exp.tmp")
+    tmp.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _machine() -> str:
+    cpu = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU ({cpu}); Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+
+
+def main() -> None:
+    rows = int(os.environ.get("BENCH_EXP_ROWS", "10000000").replace("_", ""))
+    export_rows = int(os.environ.get("BENCH_EXP_EXPORT_ROWS", "1000000").replace("_", ""))
+    requests = int(os.environ.get("BENCH_EXP_REQUESTS", "100"))
+    engines = [e.strip() for e in os.environ.get("BENCH_ENGINES", "sqlite,postgres").split(",") if e.strip()]
+    steps = {s.strip() for s in os.environ.get("BENCH_EXP_STEPS", "build,summary,export").split(",") if s.strip()}
+    keep = os.environ.get("BENCH_KEEP", "") == "1" or "build" not in steps
+    OUT.mkdir(parents=True, exist_ok=True)
+    _log(f"Customer expenditure benchmark: {rows:,} line items, export of ~{export_rows:,} rows. {_machine()}")
+    figures: dict[str, float] = {"expenditure_rows": rows}
+    results: dict[str, dict[str, Any]] = {}
+    for engine in engines:
+        if engine == "sqlite":
+            _log("\n== SQLite ==")
+            if "build" in steps:
+                _unlink_sqlite(SQLITE_DB)
+            try:
+                results[engine] = run_engine(engine, f"sqlite:///{SQLITE_DB}", steps, rows, export_rows, requests)
+            finally:
+                if not keep:
+                    _unlink_sqlite(SQLITE_DB)
+        elif engine == "postgres":
+            _log("\n== PostgreSQL ==")
+            version = _pg_version(_pg_server_url())
+            if version is None:
+                _log(f"  not reachable at {_pg_server_url()}: skipped (set BENCH_POSTGRES_URL)")
+                continue
+            _log(f"  PostgreSQL {version}")
+            if "build" in steps:
+                _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+                _pg_admin(f"CREATE DATABASE {PG_DB}")
+            try:
+                results[engine] = run_engine(engine, _with_db(_pg_server_url(), PG_DB), steps, rows, export_rows, requests)
+            finally:
+                if not keep:
+                    _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        else:
+            raise SystemExit(f"bench.expenditure: unknown engine {engine!r}")
+        figures.update(_figures(engine, results[engine]))
+
+    # The required keys: exports are taken as the worse of the engines that ran.
+    for fmt in ("csv", "xlsx"):
+        rates = [figures[k] for k in (f"expenditure_{e}_export_{fmt}_rows_per_s" for e in results) if k in figures]
+        if rates:
+            figures[f"export_{fmt}_rows_per_s"] = min(rates)
+    rss = [v for k, v in figures.items() if k.startswith("expenditure_") and k.endswith("_peak_rss_mb")]
+    if rss:
+        figures["export_peak_rss_mb"] = max(rss)
+
+    _log(f"\n{'figure':<28}{'sqlite':>12}{'postgres':>12}{'target':>14}")
+    rows_out = [
+        ("summary p95 (ms)", "summary_p95_ms_{e}", f"< {TARGET_SUMMARY_P95_MS}"),
+        ("export CSV rows/s", "expenditure_{e}_export_csv_rows_per_s", f">= {TARGET_CSV_ROWS_PER_S:,}"),
+        ("export XLSX rows/s", "expenditure_{e}_export_xlsx_rows_per_s", f">= {TARGET_XLSX_ROWS_PER_S:,}"),
+        ("export CSV peak RSS (MB)", "expenditure_{e}_export_csv_peak_rss_mb", f"< {TARGET_PEAK_RSS_MB}"),
+        ("export XLSX peak RSS (MB)", "expenditure_{e}_export_xlsx_peak_rss_mb", f"< {TARGET_PEAK_RSS_MB}"),
+    ]
+    for label, key, target in rows_out:
+        cells = []
+        for e in ("sqlite", "postgres"):
+            v = figures.get(key.format(e=e))
+            cells.append(f"{v:>12,.1f}" if isinstance(v, float) and v < 1000 else f"{v:>12,}" if v is not None else f"{'-':>12}")
+        _log(f"{label:<28}{''.join(cells)}{target:>14}")
+    verdicts = []
+    for e in results:
+        p95 = figures.get(f"summary_p95_ms_{e}")
+        if p95 is not None:
+            verdicts.append(f"summary p95 {e}: {'met' if p95 < TARGET_SUMMARY_P95_MS else 'MISSED'}")
+    for fmt, target in (("csv", TARGET_CSV_ROWS_PER_S), ("xlsx", TARGET_XLSX_ROWS_PER_S)):
+        v = figures.get(f"export_{fmt}_rows_per_s")
+        if v is not None:
+            verdicts.append(f"export {fmt}: {'met' if v >= target else 'MISSED'}")
+    if "export_peak_rss_mb" in figures:
+        verdicts.append(f"export peak RSS: {'met' if figures['export_peak_rss_mb'] < TARGET_PEAK_RSS_MB else 'MISSED'}")
+    _log("\n" + "; ".join(verdicts))
+    if rows != 10_000_000:
+        _log(f"(the targets are stated at 10,000,000 line items; this run had {rows:,})")
+    path = _merge_results(figures)
+    _log(f"Figures merged into {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

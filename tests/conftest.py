@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,7 @@ def org(db) -> Org:
 def _fast_password_hasher(settings):
     # PBKDF2's deliberate slowness is for production; tests only need a real hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# The shared FOCUS fixtures sit beside the repository (../shared/focus).
+FOCUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "focus"

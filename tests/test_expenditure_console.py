@@ -22,7 +22,14 @@ from partnercenter.expenditure import selectors
 from partnercenter.exports.models import ExportTask
 from partnercenter.partners import services as partner_services
 from partnercenter.usage import services as usage_services
-from partnercenter.usage.models import CustomerDailyTotal, DailyRollup, Freshness, IngestBatch, LineItem
+from partnercenter.usage.models import (
+    CustomerRunningTotal,
+    CustomerTotalKey,
+    DailyRollup,
+    Freshness,
+    IngestBatch,
+    LineItem,
+)
 from tests.conftest import T0, Org
 from tests.test_console import signed_in, text
 
@@ -645,7 +652,7 @@ def prop_filter(draw) -> selectors.SummaryFilter:
 
 
 def wipe_usage() -> None:
-    for model in (LineItem, DailyRollup, CustomerDailyTotal, IngestBatch, Freshness):
+    for model in (LineItem, DailyRollup, CustomerRunningTotal, CustomerTotalKey, IngestBatch, Freshness):
         model.objects.all().delete()
 
 

@@ -12,8 +12,9 @@ from django.core.management.base import CommandError
 
 from partnercenter.partners import services as partner_services
 from partnercenter.partners.models import Customer, CustomerAssociation
+from tests.conftest import FOCUS_DIR  # noqa: E402
 
-FOCUS_CUSTOMERS = Path("/work/shared/focus/customers.csv")
+FOCUS_CUSTOMERS = FOCUS_DIR / "customers.csv"
 HEADER = "account_id,name,email,mobile,partner,association_type,valid_from\n"
 
 

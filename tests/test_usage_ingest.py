@@ -11,7 +11,6 @@ import re
 import shutil
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -21,13 +20,21 @@ from partnercenter.core.money import ExactSum
 from partnercenter.partners import services as partner_services
 from partnercenter.partners.models import Customer, Partner
 from partnercenter.usage import services
-from partnercenter.usage.models import ClosedMonth, DailyRollup, Freshness, IngestBatch, LineItem
+from partnercenter.usage.models import (
+    ClosedMonth,
+    CustomerRunningTotal,
+    CustomerTotalKey,
+    DailyRollup,
+    Freshness,
+    IngestBatch,
+    LineItem,
+)
+from tests.conftest import FOCUS_DIR  # noqa: E402
 
-FOCUS_DIR = Path("/work/shared/focus")
 SAMPLE = FOCUS_DIR / "focus_1_2_sample_aws.csv"
 SCENARIOS = sorted((FOCUS_DIR / "spec-scenarios").glob("*.csv"))
 CLASSES = ("expenditure", "refund", "adjustment", "tax", "net")
-USAGE_MODELS = (LineItem, DailyRollup, IngestBatch, Freshness)
+USAGE_MODELS = (LineItem, DailyRollup, CustomerTotalKey, CustomerRunningTotal, IngestBatch, Freshness)
 
 
 # --- helpers (also used by the other usage test modules) -----------------------------------------

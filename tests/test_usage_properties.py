@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from partnercenter.core.money import ExactSum
 from partnercenter.usage import services
-from partnercenter.usage.models import DailyRollup, Freshness, IngestBatch, LineItem
+from partnercenter.usage.models import (
+    CustomerRunningTotal,
+    CustomerTotalKey,
+    DailyRollup,
+    Freshness,
+    IngestBatch,
+    LineItem,
+)
 from tests.conftest import T0
 from tests.test_usage_ingest import line_sums_by_rollup_key, rollups_by_key, shown, snapshot
 
@@ -63,8 +70,32 @@ def wipe() -> None:
     """Each hypothesis example starts from empty usage tables (the test transaction is shared)."""
     LineItem.objects.all().delete()
     DailyRollup.objects.all().delete()
+    CustomerRunningTotal.objects.all().delete()
+    CustomerTotalKey.objects.all().delete()
     IngestBatch.objects.all().delete()
     Freshness.objects.all().delete()
+
+
+def running_totals_match_line_items() -> None:
+    """Every running-total row equals the line items of its key charged on or before its day."""
+    from partnercenter.core.money import join
+
+    items = list(
+        LineItem.objects.values_list(
+            "customer_id", "partner_id", "association_type", "billing_currency", "charge_day", "classification",
+            "billed_cost",
+        )
+    )
+    rows = CustomerRunningTotal.objects.select_related("key")
+    assert rows.count() == len({(i[0], i[1], i[2], i[3], i[4]) for i in items})
+    for row in rows:
+        k = row.key
+        mine = [i for i in items if (i[0], i[1], i[2], i[3]) == (k.customer_id, k.partner_id, k.association_type, k.currency)]
+        for cls in ("expenditure", "refund", "adjustment", "tax"):
+            want = sum((i[6] for i in mine if i[4] <= row.day and i[5] == cls), Decimal(0))
+            got = join(getattr(row, f"{cls}_units"), getattr(row, f"{cls}_hi"), getattr(row, f"{cls}_lo"))
+            assert got == want, (cls, row.day, got, want)
+        assert row.line_count == sum(1 for i in mine if i[4] <= row.day)
 
 
 def expected_class(category: str, billed: Decimal) -> str:
@@ -96,6 +127,8 @@ def test_rollups_equal_line_items_and_report_totals(org, records, split):
 
     # Rollups (accumulated over one or two batches) equal the line items per key...
     assert rollups_by_key() == line_sums_by_rollup_key()
+    # ...and so do the running totals the summary reads, on every day they were written.
+    running_totals_match_line_items()
     # ...each line item is what was sent, classified, on its billing-time-zone day...
     by_line = {li.x_line_id: li for li in LineItem.objects.select_related("customer")}
     partner_of = {a: c.associations.get().partner_id for a, c in org.customers.items()}

@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.core import clock
 from partnercenter.core.money import CONTEXT, ZERO, join
 from partnercenter.partners.models import AccountManagerAssignment, Customer
-from partnercenter.usage import freshness
-from partnercenter.usage.models import CustomerDailyTotal, LineItem
+from partnercenter.usage import freshness, running
+from partnercenter.usage.models import LineItem
 
 CLASSES = ("expenditure", "refund", "adjustment", "tax")
 SUMMARY_SORTS = ("account", "name", "expenditure", "refund", "net")
@@ -163,39 +163,45 @@ class Summary:
 def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[SummaryRow]:
     if p.empty:
         return []
-    qs = CustomerDailyTotal.objects.filter(day__gte=p.start, day__lte=p.end)
-    qs = _scoped(qs, user, at, "day")
-    if f.association_type:
-        qs = qs.filter(association_type=f.association_type)
+    subqueries = []
     if f.name:
-        qs = qs.filter(customer_id__in=Customer.objects.filter(name__icontains=f.name).values("pk"))
+        subqueries.append(Customer.objects.filter(name__icontains=f.name).values("pk").query.sql_with_params())
     if f.manager_id:
-        qs = qs.filter(customer_id__in=_managed_by(f.manager_id, at))
-    sums = {f"{c}_{part}": Sum(f"{c}_{part}") for c in CLASSES for part in ("units", "hi", "lo")}
-    grouped = qs.values("customer_id", "association_type", "currency").annotate(n=Sum("line_count"), **sums)
+        subqueries.append(_managed_by(f.manager_id, at).query.sql_with_params())
+    windows = scoping.assignment_windows(user, at)
+    starts = None
+    if windows is not None:
+        starts = {w.customer_id: clock.billing_date(w.start) if w.start else p.start for w in windows}
+    grouped = running.period_rows(
+        scoping.partner_ids_for(user, scoping.Purpose.VIEW),
+        p.start,
+        p.end,
+        association_type=f.association_type,
+        customer_subqueries=subqueries,
+        windows=starts,
+    )
     rows: list[SummaryRow] = []
-    g: dict[str, Any]
-    for g in grouped.order_by():  # type: ignore[assignment]
-        amounts = {c: join(g[f"{c}_units"], g[f"{c}_hi"], g[f"{c}_lo"]) for c in CLASSES}
-        refund = -amounts["refund"] if amounts["refund"] else ZERO
+    for g in grouped:
+        v = g[3:]
+        amounts = {c: join(v[3 * i], v[3 * i + 1], v[3 * i + 2]) for i, c in enumerate(CLASSES)}
         net = CONTEXT.add(
             CONTEXT.add(amounts["expenditure"], amounts["refund"]), CONTEXT.add(amounts["adjustment"], amounts["tax"])
         )
         rows.append(
             SummaryRow(
-                customer_id=g["customer_id"],
+                customer_id=g[0],
                 account_id="",
                 name="",
                 email="",
                 mobile="",
-                association_type=g["association_type"],
-                currency=g["currency"],
+                association_type=g[1],
+                currency=g[2],
                 expenditure=amounts["expenditure"],
-                refund=refund,
+                refund=-amounts["refund"] if amounts["refund"] else ZERO,
                 adjustment=amounts["adjustment"],
                 tax=amounts["tax"],
                 net=net,
-                line_count=g["n"] or 0,
+                line_count=v[12],
             )
         )
     return rows

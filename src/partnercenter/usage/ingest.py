@@ -38,7 +38,7 @@ from partnercenter.core.errors import ValidationFailed
 from partnercenter.core.money import CONTEXT, SCALE, canonical, split
 from partnercenter.partners.models import Customer, CustomerAssociation
 
-from . import formats
+from . import formats, running
 from .models import BillingMode, ClosedMonth, Freshness, IngestBatch
 
 CHUNK = 5_000
@@ -369,7 +369,7 @@ class _Writer:
         self._upsert_customer_totals(deltas)
 
     def _upsert_customer_totals(self, deltas: dict[tuple[Any, ...], list[Any]]) -> None:
-        """The per-customer daily totals the expenditure summary reads (CustomerDailyTotal)."""
+        """The per-customer running totals the expenditure summary reads (usage/running.py)."""
         per: dict[tuple[Any, ...], list[int]] = {}
         offsets = {c: 3 * i for i, c in enumerate(("expenditure", "refund", "adjustment", "tax"))}
         for k, (amount, count) in deltas.items():
@@ -383,34 +383,7 @@ class _Writer:
             slot[o + 1] += hi
             slot[o + 2] += lo
             slot[12] += count
-        if not per:
-            return
-        value_cols = [f"{c}_{p}" for c in offsets for p in ("units", "hi", "lo")] + ["line_count"]
-        key_cols = ["day", "customer_id", "partner_id", "association_type", "currency"]
-        cols = ", ".join(key_cols + value_cols)
-        updates = ", ".join(f"{c} = usage_customerdailytotal.{c} + excluded.{c}" for c in value_cols)
-        conflict = ", ".join(key_cols)
-        keys = sorted(per)
-        if self.vendor == "postgresql":
-            with self.raw.cursor() as cur:
-                cur.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS pc_customer_delta ON COMMIT DROP AS "
-                    f"SELECT {cols} FROM usage_customerdailytotal WITH NO DATA"
-                )
-                cur.execute("TRUNCATE pc_customer_delta")
-                with cur.copy(f"COPY pc_customer_delta ({cols}) FROM STDIN") as copy:
-                    for k in keys:
-                        copy.write_row((*k, *per[k]))
-                cur.execute(
-                    f"INSERT INTO usage_customerdailytotal ({cols}) SELECT {cols} FROM pc_customer_delta "
-                    f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-                )
-        else:
-            sql = (
-                f"INSERT INTO usage_customerdailytotal ({cols}) VALUES ({', '.join('?' * (len(key_cols) + 13))}) "
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-            )
-            self.raw.executemany(sql, [(k[0].isoformat(), *k[1:], *per[k]) for k in keys])
+        running.apply(per)
 
 
 def _sqlite_dt(value: dt.datetime | None) -> str | None:

@@ -175,16 +175,36 @@ class ClosedMonth(models.Model):
         constraints = [models.UniqueConstraint(fields=["partner", "month"], name="closed_month_once")]
 
 
-class CustomerDailyTotal(models.Model):
-    """Per customer, day (billing time zone), partner and association at charge time, and currency:
-    the four classification totals, as split integers (core.money.split) so that summary pages sum
-    them exactly in SQL on both engines. Maintained by ingestion in the same transaction."""
+class CustomerTotalKey(models.Model):
+    """One line of the expenditure summary: a customer under a partner and association type (as in
+    force at charge time), in one currency."""
 
-    day = models.DateField()
     customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
     association_type = models.CharField(max_length=16)
     currency = models.CharField(max_length=3)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "partner", "association_type", "currency"], name="customer_total_key"
+            )
+        ]
+        indexes = [models.Index(fields=["partner", "customer"], name="ctk_partner_customer")]
+
+
+class CustomerRunningTotal(models.Model):
+    """Running totals of one :class:`CustomerTotalKey` from its first charge through ``day``
+    (billing time zone), written for each day the key has charges.
+
+    The total over [d1, d2] is the latest row on or before d2 minus the latest row before d1: two
+    index seeks per customer, however long the period, so the summary stays fast on millions of
+    line items. Amounts are split integers (core.money.split): subtraction and sums are exact
+    integer arithmetic in SQL. Maintained by ingestion in the same transaction (usage/running.py).
+    """
+
+    key = models.ForeignKey(CustomerTotalKey, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
     expenditure_units = models.BigIntegerField(default=0)
     expenditure_hi = models.BigIntegerField(default=0)
     expenditure_lo = models.BigIntegerField(default=0)
@@ -197,14 +217,10 @@ class CustomerDailyTotal(models.Model):
     tax_units = models.BigIntegerField(default=0)
     tax_hi = models.BigIntegerField(default=0)
     tax_lo = models.BigIntegerField(default=0)
-    line_count = models.PositiveIntegerField(default=0)
+    line_count = models.BigIntegerField(default=0)
 
     CLASSES = ("expenditure", "refund", "adjustment", "tax")
+    VALUE_FIELDS = tuple(f"{c}_{p}" for c in CLASSES for p in ("units", "hi", "lo")) + ("line_count",)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "customer", "partner", "association_type", "currency"], name="customer_daily_total_key"
-            )
-        ]
-        indexes = [models.Index(fields=["partner", "day", "customer"], name="cdt_partner_day_customer")]
+        constraints = [models.UniqueConstraint(fields=["key", "day"], name="customer_running_total_day")]

@@ -1,0 +1,182 @@
+"""Running totals per customer (``CustomerRunningTotal``): maintenance by ingestion and the
+two-seek read that the expenditure summary uses.
+
+Every amount is a split integer triple (core.money.split), so a running total is plain integer
+addition and the total over a period is an integer subtraction, exact on both engines.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.db import connection
+
+from .models import CustomerRunningTotal, CustomerTotalKey
+
+VALUES = CustomerRunningTotal.VALUE_FIELDS  # 12 split-integer columns and line_count
+WIDTH = len(VALUES)
+CHUNK = 500
+
+KeyTuple = tuple[int, int, str, str]  # customer_id, partner_id, association_type, currency
+
+
+def _key_ids(keys: Iterable[KeyTuple]) -> dict[KeyTuple, int]:
+    wanted = set(keys)
+    CustomerTotalKey.objects.bulk_create(
+        [CustomerTotalKey(customer_id=c, partner_id=p, association_type=a, currency=cur) for c, p, a, cur in wanted],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    ids: dict[KeyTuple, int] = {}
+    customers = sorted({k[0] for k in wanted})
+    for i in range(0, len(customers), CHUNK):
+        for pk, c, p, a, cur in CustomerTotalKey.objects.filter(customer_id__in=customers[i : i + CHUNK]).values_list(
+            "pk", "customer_id", "partner_id", "association_type", "currency"
+        ):
+            if (c, p, a, cur) in wanted:
+                ids[(c, p, a, cur)] = pk
+    return ids
+
+
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
+    """Add per-day deltas ``{(day, customer, partner, association_type, currency): [13 ints]}``.
+
+    For each key: rows on or after the earliest delta day are shifted by the cumulative delta,
+    and a row is inserted for each delta day that has none (its value: the latest earlier row
+    plus the cumulative delta). Appending a new day costs one seek and one insert per key.
+    """
+    if not deltas:
+        return
+    by_key: dict[KeyTuple, dict[dt.date, list[int]]] = defaultdict(dict)
+    for (day, customer, partner, assoc, currency), vec in deltas.items():
+        slot = by_key[(customer, partner, assoc, currency)].setdefault(day, [0] * WIDTH)
+        for i in range(WIDTH):
+            slot[i] += vec[i]
+    ids = _key_ids(by_key)
+    pg = connection.vendor == "postgresql"
+    table = CustomerRunningTotal._meta.db_table
+    cols = ", ".join(VALUES)
+    updates: list[tuple[Any, ...]] = []
+    inserts: list[tuple[Any, ...]] = []
+    items = sorted((ids[k], days) for k, days in by_key.items())
+    with connection.cursor() as cur:
+        for i in range(0, len(items), CHUNK):
+            part = items[i : i + CHUNK]
+            first = min(min(days) for _, days in part)
+            key_ids = [k for k, _ in part]
+            marks = ", ".join(["%s"] * len(key_ids))
+            day_param: Any = first if pg else first.isoformat()
+            # Rows on or after the chunk's earliest delta day, and each key's latest row before it.
+            cur.execute(
+                f"SELECT id, key_id, day, {cols} FROM {table} WHERE key_id IN ({marks}) AND day >= %s "
+                "ORDER BY key_id, day",
+                [*key_ids, day_param],
+            )
+            existing: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+            for row in cur.fetchall():
+                existing[row[1]].append((_day(row[2]), row[0], list(row[3:])))
+            cur.execute(
+                f"SELECT k.id, r.{', r.'.join(VALUES)} FROM {CustomerTotalKey._meta.db_table} k JOIN {table} r "
+                f"ON r.id = (SELECT x.id FROM {table} x WHERE x.key_id = k.id AND x.day < %s "
+                f"ORDER BY x.day DESC LIMIT 1) WHERE k.id IN ({marks})",
+                [day_param, *key_ids],
+            )
+            base = {row[0]: list(row[1:]) for row in cur.fetchall()}
+            for key_id, days in part:
+                rows = existing.get(key_id, [])
+                row_days = [r[0] for r in rows]
+                running = [0] * WIDTH  # cumulative delta so far
+                delta_days = sorted(days)
+                # Walk the union of existing and delta days in order.
+                for day in sorted(set(row_days) | set(delta_days)):
+                    if day in days:
+                        vec = days[day]
+                        for j in range(WIDTH):
+                            running[j] += vec[j]
+                    k = bisect.bisect_right(row_days, day) - 1
+                    if k >= 0 and row_days[k] == day:
+                        old = rows[k][2]
+                        updates.append((*[old[j] + running[j] for j in range(WIDTH)], rows[k][1]))
+                    else:
+                        prev = rows[k][2] if k >= 0 else base.get(key_id, [0] * WIDTH)
+                        inserts.append(
+                            (key_id, day if pg else day.isoformat(), *[prev[j] + running[j] for j in range(WIDTH)])
+                        )
+        if updates:
+            sets = ", ".join(f"{c} = %s" for c in VALUES)
+            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", updates)
+        if inserts:
+            marks = ", ".join(["%s"] * (WIDTH + 2))
+            cur.executemany(f"INSERT INTO {table} (key_id, day, {cols}) VALUES ({marks})", inserts)
+
+
+def period_rows(
+    partner_ids: list[int] | None,
+    start: dt.date,
+    end: dt.date,
+    *,
+    association_type: str = "",
+    customer_subqueries: Sequence[tuple[str, Sequence[Any]]] = (),
+    windows: dict[int, dt.date] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Per key with charges in [start, end]: (customer_id, association_type, currency, 13 ints).
+
+    ``windows`` (account managers, rule E3) maps customer id → first visible day; customers not
+    in it are excluded and each one's period starts no earlier than its day.
+    """
+    pg = connection.vendor == "postgresql"
+    table = CustomerRunningTotal._meta.db_table
+    keys = CustomerTotalKey._meta.db_table
+
+    def p(d: dt.date) -> Any:
+        return d if pg else d.isoformat()
+
+    diff = ", ".join(f"a.{c} - COALESCE(b.{c}, 0)" for c in VALUES)
+    params: list[Any] = []
+    cte = ""
+    lower = "%s"
+    join_w = ""
+    if windows is not None:
+        if not windows:
+            return []
+        values = ", ".join(["(%s, %s)"] * len(windows))
+        cte = f"WITH w (customer_id, start_day) AS (VALUES {values}) "
+        for customer_id, first in windows.items():
+            params += [customer_id, p(max(first, start))]
+        join_w = "JOIN w ON w.customer_id = k.customer_id "
+        lower = "w.start_day"
+        if pg:
+            lower = "w.start_day::date"
+    sql = (
+        f"{cte}SELECT k.customer_id, k.association_type, k.currency, {diff} FROM {keys} k {join_w}"
+        f"JOIN {table} a ON a.id = (SELECT x.id FROM {table} x WHERE x.key_id = k.id AND x.day <= %s "
+        "ORDER BY x.day DESC LIMIT 1) "
+        f"LEFT JOIN {table} b ON b.id = (SELECT y.id FROM {table} y WHERE y.key_id = k.id AND y.day < {lower} "
+        "ORDER BY y.day DESC LIMIT 1) WHERE 1 = 1"
+    )
+    params.append(p(end))
+    if windows is None:
+        params.append(p(start))
+    if partner_ids is not None:
+        if not partner_ids:
+            return []
+        sql += f" AND k.partner_id IN ({', '.join(['%s'] * len(partner_ids))})"
+        params += partner_ids
+    if association_type:
+        sql += " AND k.association_type = %s"
+        params.append(association_type)
+    for sub_sql, sub_params in customer_subqueries:
+        sql += f" AND k.customer_id IN ({sub_sql})"
+        params += list(sub_params)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        # A key with no charge in the period has an unchanged running total: drop it.
+        return [r for r in cur.fetchall() if r[-1]]

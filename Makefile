@@ -47,6 +47,7 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.expenditure
 
 messages: install
 	cd src/partnercenter && ../../$(BIN)/django-admin makemessages -l zh_Hans --settings=partnercenter.settings

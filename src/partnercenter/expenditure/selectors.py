@@ -26,7 +26,7 @@ from django.db.models import Q, QuerySet
 from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.core import clock
-from partnercenter.core.money import CONTEXT, ZERO, join
+from partnercenter.core.money import CONTEXT, ZERO
 from partnercenter.partners.models import AccountManagerAssignment, Customer
 from partnercenter.usage import freshness, running
 from partnercenter.usage.models import LineItem
@@ -160,7 +160,54 @@ class Summary:
     totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
 
-def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[SummaryRow]:
+_E15 = 10**15
+_E7 = 10**7
+
+
+def _scaled(v: tuple[Any, ...], i: int) -> int:
+    """Split integers of class ``i`` as one exact integer in units of 10^-15."""
+    return v[3 * i] * _E15 + v[3 * i + 1] * _E7 + v[3 * i + 2]
+
+
+def _decimal(scaled: int) -> Decimal:
+    return Decimal(scaled).scaleb(-15, CONTEXT).normalize(CONTEXT) if scaled else ZERO
+
+
+@dataclass
+class _Group:
+    """A summary line before it is shown: amounts as exact integers in units of 10^-15."""
+
+    customer_id: int
+    account_id: str
+    name: str
+    association_type: str
+    currency: str
+    expenditure: int
+    refund: int  # positive
+    adjustment: int
+    tax: int
+    net: int
+    line_count: int
+
+    def row(self) -> SummaryRow:
+        return SummaryRow(
+            customer_id=self.customer_id,
+            account_id=self.account_id,
+            name=self.name,
+            email="",
+            mobile="",
+            association_type=self.association_type,
+            currency=self.currency,
+            expenditure=_decimal(self.expenditure),
+            refund=_decimal(self.refund),
+            adjustment=_decimal(self.adjustment),
+            tax=_decimal(self.tax),
+            net=_decimal(self.net),
+            line_count=self.line_count,
+        )
+
+
+def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[_Group]:
     if p.empty:
         return []
     subqueries = []
@@ -180,31 +227,39 @@ def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) ->
         customer_subqueries=subqueries,
         windows=starts,
     )
-    rows: list[SummaryRow] = []
+    groups = []
     for g in grouped:
-        v = g[3:]
-        amounts = {c: join(v[3 * i], v[3 * i + 1], v[3 * i + 2]) for i, c in enumerate(CLASSES)}
-        net = CONTEXT.add(
-            CONTEXT.add(amounts["expenditure"], amounts["refund"]), CONTEXT.add(amounts["adjustment"], amounts["tax"])
-        )
-        rows.append(
-            SummaryRow(
-                customer_id=g[0],
-                account_id="",
-                name="",
-                email="",
-                mobile="",
-                association_type=g[1],
-                currency=g[2],
-                expenditure=amounts["expenditure"],
-                refund=-amounts["refund"] if amounts["refund"] else ZERO,
-                adjustment=amounts["adjustment"],
-                tax=amounts["tax"],
-                net=net,
-                line_count=v[12],
-            )
-        )
-    return rows
+        v = g[5:]
+        e, r, a, t = (_scaled(v, i) for i in range(4))
+        groups.append(_Group(g[0], g[1], g[2], g[3], g[4], e, -r, a, t, e + r + a + t, v[12]))
+    return groups
+
+
+def _sort(groups: list[_Group], sort: str) -> None:
+    key = sort.lstrip("-")
+    if key not in SUMMARY_SORTS:
+        key = "expenditure"
+    reverse = sort.startswith("-")
+    if key == "account":
+        groups.sort(key=lambda r: (r.account_id, r.currency), reverse=reverse)
+    elif key == "name":
+        groups.sort(key=lambda r: (r.name, r.account_id), reverse=reverse)
+    else:
+        # Ties broken by account id so paging is stable.
+        groups.sort(key=operator.attrgetter("account_id"))
+        groups.sort(key=operator.attrgetter(key), reverse=reverse)
+
+
+def _totals(groups: list[_Group]) -> dict[str, dict[str, Decimal]]:
+    sums: dict[str, list[int]] = {}
+    for g in groups:
+        t = sums.setdefault(g.currency, [0, 0, 0, 0, 0])
+        t[0] += g.expenditure
+        t[1] += g.refund
+        t[2] += g.adjustment
+        t[3] += g.tax
+        t[4] += g.net
+    return {cur: {k: _decimal(v) for k, v in zip((*CLASSES, "net"), t, strict=True)} for cur, t in sums.items()}
 
 
 def _fill_customers(rows: list[SummaryRow], user: User, at: dt.datetime, with_contact: bool) -> None:
@@ -232,43 +287,18 @@ def _fill_managers(rows: list[SummaryRow], user: User, at: dt.datetime) -> None:
         r.manager_username, r.manager_name = managers.get(r.customer_id, ("", ""))
 
 
-def _sort(rows: list[SummaryRow], sort: str) -> None:
-    key = sort.lstrip("-")
-    if key not in SUMMARY_SORTS:
-        key = "expenditure"
-    reverse = sort.startswith("-")
-    if key == "account":
-        rows.sort(key=lambda r: (r.account_id, r.currency), reverse=reverse)
-    elif key == "name":
-        rows.sort(key=lambda r: (r.name, r.account_id), reverse=reverse)
-    else:
-        # Ties broken by account id so paging is stable.
-        rows.sort(key=lambda r: r.account_id)
-        rows.sort(key=operator.attrgetter(key), reverse=reverse)
-
-
-def _totals(rows: list[SummaryRow]) -> dict[str, dict[str, Decimal]]:
-    totals: dict[str, dict[str, Decimal]] = {}
-    for r in rows:
-        t = totals.setdefault(r.currency, {k: ZERO for k in (*CLASSES, "net")})
-        for k in (*CLASSES, "net"):
-            t[k] = CONTEXT.add(t[k], getattr(r, k))
-    return totals
-
-
 def summary(
     user: User, f: SummaryFilter, *, limit: int = 20, offset: int = 0, at: dt.datetime | None = None
 ) -> Summary:
     """One row per customer, association type and currency; totals over the whole filter."""
     at = at or clock.now()
     p = period(f.start, f.end, at)
-    rows = _summary_groups(user, f, at, p)
-    _fill_customers(rows, user, at, with_contact=False)
-    _sort(rows, f.sort)
-    page = rows[offset : offset + limit]
+    groups = _summary_groups(user, f, at, p)
+    _sort(groups, f.sort)
+    page = [g.row() for g in groups[offset : offset + limit]]
     _fill_customers(page, user, at, with_contact=True)
     _fill_managers(page, user, at)
-    return Summary(period=p, rows=page, total=len(rows), totals=_totals(rows))
+    return Summary(period=p, rows=page, total=len(groups), totals=_totals(groups))
 
 
 def iter_summary(
@@ -277,11 +307,10 @@ def iter_summary(
     """Every summary row for the filter, in the page order, for exports."""
     at = at or clock.now()
     p = period(f.start, f.end, at)
-    rows = _summary_groups(user, f, at, p)
-    _fill_customers(rows, user, at, with_contact=False)
-    _sort(rows, f.sort)
-    for i in range(0, len(rows), chunk):
-        part = rows[i : i + chunk]
+    groups = _summary_groups(user, f, at, p)
+    _sort(groups, f.sort)
+    for i in range(0, len(groups), chunk):
+        part = [g.row() for g in groups[i : i + chunk]]
         _fill_customers(part, user, at, with_contact=True)
         _fill_managers(part, user, at)
         yield from part

@@ -127,7 +127,8 @@ def period_rows(
     customer_subqueries: Sequence[tuple[str, Sequence[Any]]] = (),
     windows: dict[int, dt.date] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Per key with charges in [start, end]: (customer_id, association_type, currency, 13 ints).
+    """Per key with charges in [start, end]:
+    (customer_id, account_id, customer name, association_type, currency, 13 ints).
 
     ``windows`` (account managers, rule E3) maps customer id → first visible day; customers not
     in it are excluded and each one's period starts no earlier than its day.
@@ -156,7 +157,8 @@ def period_rows(
         if pg:
             lower = "w.start_day::date"
     sql = (
-        f"{cte}SELECT k.customer_id, k.association_type, k.currency, {diff} FROM {keys} k {join_w}"
+        f"{cte}SELECT k.customer_id, c.account_id, c.name, k.association_type, k.currency, {diff} FROM {keys} k "
+        f"JOIN partners_customer c ON c.id = k.customer_id {join_w}"
         f"JOIN {table} a ON a.id = (SELECT x.id FROM {table} x WHERE x.key_id = k.id AND x.day <= %s "
         "ORDER BY x.day DESC LIMIT 1) "
         f"LEFT JOIN {table} b ON b.id = (SELECT y.id FROM {table} y WHERE y.key_id = k.id AND y.day < {lower} "

@@ -145,8 +145,8 @@ def test_rejected_batch_is_422_and_writes_nothing(client, org):
     assert body["status"] == "rejected" and body["batch_id"] is None
     assert body["error_count"] == 2
     assert body["errors"] == [
-        {"row": 4, "column": "billed_cost", "reason": "'1,5': not a decimal number"},
-        {"row": 5, "column": "account_id", "reason": "unknown customer account 'ghost'"},
+        {"row": 3, "column": "billed_cost", "reason": "'1,5': not a decimal number"},
+        {"row": 4, "column": "account_id", "reason": "unknown customer account 'ghost'"},
     ]
     assert body["unknown_accounts"] == ["ghost"]
     assert body["totals"] == {} and body["rows_new"] == 0
@@ -185,9 +185,9 @@ def test_missing_columns_are_named(client, org):
     r = client.post(
         BATCHES, json.dumps(rec), content_type="application/x-ndjson", **bearer(client, "op")
     )
-    # The records source fills every known column, so an absent key is an empty value, per row.
+    # Items are numbered from 1. The records source fills every known column, so an absent key is an empty value, per row.
     assert r.status_code == 422
-    assert r.json()["errors"] == [{"row": 2, "column": "currency", "reason": "'' is not a 3-letter currency code"}]
+    assert r.json()["errors"] == [{"row": 1, "column": "currency", "reason": "'' is not a 3-letter currency code"}]
 
 
 def test_list_batches(client, org):

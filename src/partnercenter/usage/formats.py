@@ -96,11 +96,16 @@ def _to_text(value: Any) -> str:
 
 
 class Source:
-    """A stream of rows: ``header`` (list of column names) and ``rows`` (lists of strings)."""
+    """A stream of rows: ``header`` (list of column names) and ``rows`` (lists of strings).
 
-    def __init__(self, header: list[str], rows: Iterator[list[str]]) -> None:
+    ``first_row`` is the number errors give the first data row: 2 in a CSV file (line 1 is the
+    header, as a spreadsheet shows it), 1 for JSON/NDJSON items and Parquet rows.
+    """
+
+    def __init__(self, header: list[str], rows: Iterator[list[str]], first_row: int = 2) -> None:
         self.header = header
         self.rows = rows
+        self.first_row = first_row
 
 
 def _csv_source(stream: IO[str]) -> Source:
@@ -117,7 +122,7 @@ def _records_source(records: Iterable[dict[str, Any]]) -> Source:
     try:
         first = next(it)
     except StopIteration:
-        return Source([], iter(()))
+        return Source([], iter(()), first_row=1)
     if not isinstance(first, dict):
         raise ValueError("each record must be a JSON object")
     # Keys of the first record, then every known column; keys only later records carry and no
@@ -134,7 +139,7 @@ def _records_source(records: Iterable[dict[str, Any]]) -> Source:
                 raise ValueError("each record must be a JSON object")
             yield [_to_text(rec.get(k)) for k in keys]
 
-    return Source(header, rows())
+    return Source(header, rows(), first_row=1)
 
 
 def _parquet_source(path: Path) -> Source:
@@ -149,7 +154,7 @@ def _parquet_source(path: Path) -> Source:
             for values in zip(*columns, strict=True):
                 yield [_to_text(v) for v in values]
 
-    return Source(header, rows())
+    return Source(header, rows(), first_row=1)
 
 
 def _ndjson_records(stream: IO[str]) -> Iterator[dict[str, Any]]:

@@ -593,7 +593,7 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
             writer.upsert_rollups(deltas)
             deltas.clear()
 
-    row_no = 1
+    row_no = source.first_row - 1
     for row in source.rows:
         row_no += 1
         if len(row) != width:
@@ -875,7 +875,7 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
         if len(pending) >= chunk:
             flush()
 
-    report.rows_total = row_no - 1
+    report.rows_total = row_no - (source.first_row - 1)
     report.unknown_accounts = sorted(unknown)
     if report.rows_total == 0:
         error(1, "", "the batch has no rows")

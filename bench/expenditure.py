@@ -8,7 +8,7 @@ database ``partnercenter_bench_exp``), in child processes (``bench/expenditure_c
    distributor with a second-level reseller and a referral partner with 800 more customers, 40
    customers that moved to big-sp and 20 that left it); ``BENCH_EXP_ROWS`` line items (default
    10,000,000) over 13 months loaded with set-based SQL into the shapes ingestion writes (line
-   items, daily rollups, per-customer daily totals), then checked against Decimal sums.
+   items, daily rollups, per-customer running totals), then checked against Decimal sums.
 2. **summary**: the console page ``/expenditure/`` and the API ``/api/v1/expenditure/summary``,
    in process with Django's test ``Client`` (session of ``force_login``; full middleware, view,
    template or JSON), clock frozen at 2026-07-20 10:00 (billing time zone); six filter variants
@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -121,9 +122,14 @@ def run_engine(engine: str, url: str, steps: set[str], rows: int, export_rows: i
         res["build"] = b
         parts = ", ".join(f"{k} {v:.0f} s" for k, v in b["load_parts_seconds"].items())
         _log(
-            f"  built: {b['line_items']:,} line items, {b['rollups']:,} rollups, {b['customer_totals']:,} customer-day "
+            f"  built: {b['line_items']:,} line items, {b['rollups']:,} rollups, {b['running_totals']:,} running "
             f"totals; load {b['load_seconds']:.0f} s ({parts}); organisation {b['organisation_seconds']:.0f} s"
         )
+        # The load leaves gigabytes of dirty pages: written out now, so that the timings below do
+        # not share the disk with the kernel's writeback.
+        t0 = time.perf_counter()
+        os.sync()
+        _log(f"  os.sync() after the load: {time.perf_counter() - t0:.1f} s")
         _log(
             f"  checked: summary and rollups of {b['checked_customers']} customers = Decimal sums of their "
             f"{b['checked_line_items']:,} line items; {b['checked_sample']:,} sampled rows canonical and classified"
@@ -276,6 +282,8 @@ def main() -> None:
     _log("\n" + "; ".join(verdicts))
     if rows != 10_000_000:
         _log(f"(the targets are stated at 10,000,000 line items; this run had {rows:,})")
+    if not keep:
+        shutil.rmtree(OUT / "expenditure-var", ignore_errors=True)  # the export runs' (emptied) file tree
     path = _merge_results(figures)
     _log(f"Figures merged into {path.relative_to(ROOT)}")
 

@@ -21,9 +21,11 @@ Ingesting 10,000,000 rows through ``usage.ingest`` takes 15+ minutes per engine 
   time zone, ``billed_cost`` as canonical decimal text (SQLite) or numeric (PostgreSQL), the
   classification from the category and the sign, exactly as ``ingest._classify``;
 * ``usage_dailyrollup``: the GROUP BY of those rows on ``ingest.ROLLUP_KEY``;
-* ``usage_customerdailytotal``: per (day, customer, partner, association type, currency), the sum
-  over the rollup keys of ``money.split(rollup amount)``, which is what ``_upsert_customer_totals``
-  stores, computed with integer arithmetic;
+* ``usage_customertotalkey`` and ``usage_customerrunningtotal``: per (day, customer, partner,
+  association type, currency) the vector ingestion hands to ``usage.running.apply`` (the sum over
+  the rollup keys of ``money.split(rollup amount)``, integer arithmetic, and the line count), then
+  per key a row for each day with charges holding the cumulative sums through that day (a window
+  SUM), which is what ``running.apply`` maintains;
 * an ``IngestBatch`` per month (counts and totals) and a ``Freshness`` row.
 
 ``check_data`` then compares, for several customers, the summary selector's figures and the
@@ -31,6 +33,7 @@ daily rollups with an independent ``Decimal`` sum of their ``LineItem.billed_cos
 stored amount texts and classifications on a sample.
 """
 
+# ruff: noqa: S608 - the load SQL is built from this module's constants and integers, never from input
 from __future__ import annotations
 
 import datetime as dt
@@ -312,6 +315,10 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
         ):
             cur.execute(ddl)
         cur.execute("CREATE INDEX bx_assoc_c ON bx_assoc (cidx, from_dn)")
+        vcols = ", ".join(f"{c}_{p} {int_t}" for c in ("expenditure", "refund", "adjustment", "tax") for p in ("units", "hi", "lo"))
+        cur.execute(
+            sql.temp("bx_daily", f"dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT, currency TEXT, {vcols}, line_count {int_t}")
+        )
 
         def month_start(d: dt.date) -> dt.date:
             return d.replace(day=1)
@@ -455,16 +462,39 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
         for expr in parts.values()
     )  # fmt: skip
     cdt_cols = ", ".join(f"{c}_{p}" for c in ("expenditure", "refund", "adjustment", "tax") for p in parts)
+    # The per-day vector ingestion hands to usage.running.apply: per (day, customer, partner,
+    # association type, currency), the sum over rollup keys of split(rollup amount), and the line count.
     cdt_sql = f"""
-        INSERT INTO usage_customerdailytotal (day, customer_id, partner_id, association_type, currency, {cdt_cols}, line_count)
-        SELECT d.day, x.customer_id, x.partner_id, x.assoc_type, x.currency, {sums}, SUM(x.cnt)
+        INSERT INTO bx_daily (dn, customer_id, partner_id, assoc_type, currency, {cdt_cols}, line_count)
+        SELECT x.dn, x.customer_id, x.partner_id, x.assoc_type, x.currency, {sums}, SUM(x.cnt)
         FROM (
             SELECT dn, customer_id, partner_id, assoc_type, pidx, ridx, project, cls, currency,
                    SUM(amt){"::bigint" if pg else ""} AS s, COUNT(*) AS cnt
             FROM bx_rows GROUP BY dn, customer_id, partner_id, assoc_type, pidx, ridx, project, cls, currency
-        ) x JOIN bx_days d ON d.dn = x.dn
-        GROUP BY d.day, x.customer_id, x.partner_id, x.assoc_type, x.currency
-        ORDER BY d.day, x.customer_id, x.partner_id, x.assoc_type, x.currency
+        ) x
+        GROUP BY x.dn, x.customer_id, x.partner_id, x.assoc_type, x.currency
+    """
+    # CustomerTotalKey per (customer, partner, association type, currency); CustomerRunningTotal: a
+    # row per key and day with charges, holding the cumulative sums of the daily vectors through
+    # that day, which is what usage.running.apply maintains.
+    cast = "::bigint" if pg else ""
+    running_cols = ", ".join(
+        f"SUM(x.{c}) OVER (PARTITION BY k.id ORDER BY x.dn ROWS UNBOUNDED PRECEDING){cast}"
+        for c in [*cdt_cols.split(", "), "line_count"]
+    )
+    keys_sql = """
+        INSERT INTO usage_customertotalkey (customer_id, partner_id, association_type, currency)
+        SELECT customer_id, partner_id, assoc_type, currency FROM bx_daily
+        GROUP BY customer_id, partner_id, assoc_type, currency ORDER BY customer_id, partner_id, assoc_type, currency
+    """
+    running_sql = f"""
+        INSERT INTO usage_customerrunningtotal (key_id, day, {cdt_cols}, line_count)
+        SELECT k.id, d.day, {running_cols}
+        FROM bx_daily x
+        JOIN usage_customertotalkey k ON k.customer_id = x.customer_id AND k.partner_id = x.partner_id
+             AND k.association_type = x.assoc_type AND k.currency = x.currency
+        JOIN bx_days d ON d.dn = x.dn
+        ORDER BY k.id, x.dn
     """
 
     # One batch per month, rows in proportion to its days.
@@ -475,7 +505,7 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
         months.append((d, (d - DATA_START).days, (end - d).days))
         d = end
     base = 0
-    timings = {"stage": 0.0, "line_items": 0.0, "rollups": 0.0, "customer_totals": 0.0}
+    timings = {"stage": 0.0, "line_items": 0.0, "rollups": 0.0, "daily_vectors": 0.0}
     for i, (month, dn0, nd) in enumerate(months):
         m = rows * (dn0 + nd) // ndays - rows * dn0 // ndays
         with transaction.atomic(), connection.cursor() as cur:
@@ -531,14 +561,19 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
         timings["stage"] += t1 - t0
         timings["line_items"] += t2 - t1
         timings["rollups"] += t3 - t2
-        timings["customer_totals"] += t4 - t3
+        timings["daily_vectors"] += t4 - t3
         base += m
         _log(f"    {month:%Y-%m}: {stored:,} rows ({t4 - t0:.1f} s)")
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(keys_sql)
+        cur.execute(running_sql)
+    timings["running_totals"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with connection.cursor() as cur:
         for _name, ddl in dropped:
             cur.execute(ddl)
-        for t in ("bx_raw", "bx_rows", "bx_days", "bx_hours", "bx_cust", "bx_assoc", "bx_product", "bx_region"):
+        for t in ("bx_daily", "bx_raw", "bx_rows", "bx_days", "bx_hours", "bx_cust", "bx_assoc", "bx_product", "bx_region"):
             cur.execute(f"DROP TABLE {t}")
     timings["indexes"] = time.perf_counter() - t0
     Freshness.objects.update_or_create(
@@ -551,7 +586,8 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
             # A bulk load is followed by autovacuum's ANALYZE in production; done here explicitly.
             cur.execute("VACUUM ANALYZE usage_lineitem")
             cur.execute("VACUUM ANALYZE usage_dailyrollup")
-            cur.execute("VACUUM ANALYZE usage_customerdailytotal")
+            cur.execute("VACUUM ANALYZE usage_customertotalkey")
+            cur.execute("VACUUM ANALYZE usage_customerrunningtotal")
         timings["analyze"] = time.perf_counter() - t0
     else:
         with connection.cursor() as cur:
@@ -571,7 +607,7 @@ def check_data(sample: int = 6) -> dict[str, Any]:
     from partnercenter.core.money import CONTEXT, canonical
     from partnercenter.expenditure import selectors
     from partnercenter.partners.models import Customer, Partner
-    from partnercenter.usage.models import CustomerDailyTotal, DailyRollup, LineItem
+    from partnercenter.usage.models import CustomerRunningTotal, DailyRollup, LineItem
 
     admin = User.objects.get(username="big-sp-admin")
     big = Partner.objects.get(code=BIG)
@@ -616,14 +652,18 @@ def check_data(sample: int = 6) -> dict[str, Any]:
             problems.append(f"rollups of {cust.account_id} differ from its line items ({len(li)} vs {len(ru)} keys)")
     # Totals per customer-day row count equal line counts.
     n_li = LineItem.objects.count()
-    n_cdt = CustomerDailyTotal.objects.aggregate(n=Count("id"))["n"]
+    n_cdt = CustomerRunningTotal.objects.aggregate(n=Count("id"))["n"]
     with connection.cursor() as cur:
-        cur.execute("SELECT SUM(line_count) FROM usage_customerdailytotal")
+        # Each key's latest running total holds all its lines.
+        cur.execute(
+            "SELECT SUM(r.line_count) FROM usage_customerrunningtotal r JOIN (SELECT key_id, MAX(day) AS d "
+            "FROM usage_customerrunningtotal GROUP BY key_id) m ON m.key_id = r.key_id AND m.d = r.day"
+        )
         cdt_lines = int(cur.fetchone()[0])
         cur.execute("SELECT SUM(line_count), COUNT(*) FROM usage_dailyrollup")
         ru_lines, n_ru = (int(v) for v in cur.fetchone())
     if not (cdt_lines == ru_lines == n_li):
-        problems.append(f"line counts differ: line items {n_li}, rollups {ru_lines}, customer totals {cdt_lines}")
+        problems.append(f"line counts differ: line items {n_li}, rollups {ru_lines}, running totals {cdt_lines}")
     # Stored texts and classifications on a sample.
     with connection.cursor() as cur:
         cur.execute(
@@ -647,7 +687,7 @@ def check_data(sample: int = 6) -> dict[str, Any]:
     return {
         "line_items": n_li,
         "rollups": n_ru,
-        "customer_totals": n_cdt,
+        "running_totals": n_cdt,
         "checked_customers": len(picks),
         "checked_line_items": checked_rows,
         "checked_sample": len(sample_rows),
@@ -715,7 +755,7 @@ def summary(n: int) -> None:
             client.force_login(User.objects.get(username=who))
             reqs = summary_requests(who != "big-sp-admin")
             count = n if who == "big-sp-admin" else max(30, n // 2)
-            for kind, _v, url in reqs:  # warm-up: every request once (>= 5 per kind)
+            for _kind, _v, url in reqs:  # warm-up: every request once (>= 5 per kind)
                 r = client.get(url)
                 assert r.status_code == 200, (url, r.status_code, r.content[:500])
             times: dict[str, list[float]] = {"page": [], "api": []}

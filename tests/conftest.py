@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,5 +81,8 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-# The shared FOCUS fixtures sit beside the repository (../shared/focus).
-FOCUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "focus"
+# The shared FOCUS fixtures sit beside the repository (../shared/focus), unless
+# PARTNERCENTER_SHARED_DIR says where shared/ is.
+FOCUS_DIR = (
+    Path(os.environ.get("PARTNERCENTER_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared") / "focus"
+)

@@ -35,15 +35,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from .common import _log, _machine, _merge_results, _pg_server_url, _pg_version, _unlink_sqlite, _with_db
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
@@ -56,10 +55,6 @@ TARGET_XLSX_ROWS_PER_S = 30_000
 TARGET_PEAK_RSS_MB = 300
 
 
-def _log(msg: str) -> None:
-    print(msg, flush=True)
-
-
 def _child(step: str, *args: str, database_url: str) -> dict[str, Any]:
     """One step in its own process; its figures plus its peak RSS (wait4) and wall time."""
     env = dict(os.environ)
@@ -69,7 +64,11 @@ def _child(step: str, *args: str, database_url: str) -> dict[str, Any]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     started = time.perf_counter()
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.expenditure_child", step, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench.expenditure_child", step, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     out = proc.stdout.read()
@@ -82,29 +81,6 @@ def _child(step: str, *args: str, database_url: str) -> dict[str, Any]:
     figures["process_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # KiB on Linux
     figures["process_seconds"] = round(time.perf_counter() - started, 1)
     return figures
-
-
-def _unlink_sqlite(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-
-
-def _pg_server_url() -> str:
-    return os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _pg_version(url: str) -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(url, connect_timeout=3) as conn:
-            return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
-        return None
 
 
 def _pg_admin(sql: str) -> None:
@@ -140,7 +116,9 @@ def run_engine(engine: str, url: str, steps: set[str], rows: int, export_rows: i
         for who in ("big-sp-admin", "big-sp-am"):
             for kind in ("page", "api"):
                 f = s[who][kind]
-                _log(f"  summary {who:<13} {kind:<5} n={f['n']:<4} p50 {f['p50']:7.1f} ms  p95 {f['p95']:7.1f} ms  max {f['max']:7.1f} ms")
+                _log(
+                    f"  summary {who:<13} {kind:<5} n={f['n']:<4} p50 {f['p50']:7.1f} ms  p95 {f['p95']:7.1f} ms  max {f['max']:7.1f} ms"
+                )
             slow = sorted(s[who]["variants"].items(), key=lambda kv: -kv[1])[:4]
             _log("    slowest variants (p50 ms): " + ", ".join(f"{k} {v:.0f}" for k, v in slow))
             _log(f"    rows matching (API total): {s[who]['rows_matching']}")
@@ -166,7 +144,9 @@ def _figures(engine: str, res: dict[str, Any]) -> dict[str, float]:
             for kind in ("page", "api"):
                 for p in ("p50", "p95"):
                     out[f"expenditure_{engine}_{tag}_{kind}_{p}_ms"] = round(s[who][kind][p], 1)
-        out[f"summary_p95_ms_{engine}"] = round(max(s["big-sp-admin"]["page"]["p95"], s["big-sp-admin"]["api"]["p95"]), 1)
+        out[f"summary_p95_ms_{engine}"] = round(
+            max(s["big-sp-admin"]["page"]["p95"], s["big-sp-admin"]["api"]["p95"]), 1
+        )
     for fmt in ("csv", "xlsx"):
         e = res.get(f"export_{fmt}")
         if e:
@@ -174,35 +154,6 @@ def _figures(engine: str, res: dict[str, Any]) -> dict[str, float]:
             out[f"expenditure_{engine}_export_{fmt}_rows_per_s"] = round(e["rows"] / e["seconds"])
             out[f"expenditure_{engine}_export_{fmt}_peak_rss_mb"] = e["process_peak_rss_mb"]
     return out
-
-
-def _merge_results(figures: dict[str, float]) -> Path:
-    path = OUT / "results.json"
-    results: dict[str, Any] = {}
-    if path.exists():
-        try:
-            loaded = json.loads(path.read_text())
-            if isinstance(loaded, dict):
-                results = loaded
-        except ValueError:
-            _log(f"  {path.relative_to(ROOT)} was not JSON: replaced")
-    results.update(figures)
-    tmp = path.with_suffix(".exp.tmp")
-    tmp.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def _machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU ({cpu}); Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
 
 
 def main() -> None:
@@ -237,7 +188,9 @@ def main() -> None:
                 _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
                 _pg_admin(f"CREATE DATABASE {PG_DB}")
             try:
-                results[engine] = run_engine(engine, _with_db(_pg_server_url(), PG_DB), steps, rows, export_rows, requests)
+                results[engine] = run_engine(
+                    engine, _with_db(_pg_server_url(), PG_DB), steps, rows, export_rows, requests
+                )
             finally:
                 if not keep:
                     _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
@@ -266,7 +219,9 @@ def main() -> None:
         cells = []
         for e in ("sqlite", "postgres"):
             v = figures.get(key.format(e=e))
-            cells.append(f"{v:>12,.1f}" if isinstance(v, float) and v < 1000 else f"{v:>12,}" if v is not None else f"{'-':>12}")
+            cells.append(
+                f"{v:>12,.1f}" if isinstance(v, float) and v < 1000 else f"{v:>12,}" if v is not None else f"{'-':>12}"
+            )
         _log(f"{label:<28}{''.join(cells)}{target:>14}")
     verdicts = []
     for e in results:

@@ -175,16 +175,24 @@ def _create_organisation() -> dict[str, Any]:
         ):
             # No password (None stores an unusable one without hashing): the bench signs in with force_login.
             users[uname] = account_services.create_user(
-                username=uname, password=None, check_password=False, partner_code=code, role=role,  # type: ignore[arg-type]
-                email=f"{uname}@example.com", first_name=uname,
+                username=uname,
+                password=None,
+                check_password=False,
+                partner_code=code,
+                role=role,  # type: ignore[arg-type]
+                email=f"{uname}@example.com",
+                first_name=uname,
             )
         now = clock.now()
         # Thousands of customers: bulk create (the services create one at a time, with an audit row each).
         Customer.objects.bulk_create(
             [
                 Customer(
-                    account_id=account_id(p["cidx"]), name=customer_name(p["cidx"]),
-                    email=f"billing{p['cidx']}@example.com", mobile=f"138{p['cidx']:08d}", created_at=now,
+                    account_id=account_id(p["cidx"]),
+                    name=customer_name(p["cidx"]),
+                    email=f"billing{p['cidx']}@example.com",
+                    mobile=f"138{p['cidx']:08d}",
+                    created_at=now,
                 )
                 for p in plan
             ],
@@ -198,8 +206,12 @@ def _create_organisation() -> dict[str, Any]:
             for code, kind, frm, to in p["history"]:
                 assocs.append(
                     CustomerAssociation(
-                        customer_id=ids[account_id(p["cidx"])], partner=partners[code], association_type=kind,
-                        valid_from=day_start[frm], valid_to=None if to is None else day_start[to], created_at=now,
+                        customer_id=ids[account_id(p["cidx"])],
+                        partner=partners[code],
+                        association_type=kind,
+                        valid_from=day_start[frm],
+                        valid_to=None if to is None else day_start[to],
+                        created_at=now,
                     )
                 )
         CustomerAssociation.objects.bulk_create(assocs, batch_size=2000)
@@ -211,9 +223,7 @@ def _create_organisation() -> dict[str, Any]:
     with clock.frozen_at(_local(*ASSIGNED_LOCAL)):
         admin = users["big-sp-admin"]
         services.assign_customers(actor=admin, customers=chosen[: MANAGER_CUSTOMERS[0]], manager=users["big-sp-am"])
-        services.assign_customers(
-            actor=admin, customers=chosen[MANAGER_CUSTOMERS[0] :], manager=users["big-sp-am-2"]
-        )
+        services.assign_customers(actor=admin, customers=chosen[MANAGER_CUSTOMERS[0] :], manager=users["big-sp-am-2"])
     return {"plan": plan, "partners": {c: p.pk for c, p in partners.items()}, "customer_ids": ids}
 
 
@@ -291,7 +301,9 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
                 "(SELECT conname FROM pg_constraint WHERE conrelid = 'usage_lineitem'::regclass)"
             )
         else:
-            cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_lineitem' AND sql IS NOT NULL")
+            cur.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_lineitem' AND sql IS NOT NULL"
+            )
         dropped = cur.fetchall()
         for name, _ddl in dropped:
             cur.execute(f'DROP INDEX "{name}"')
@@ -299,11 +311,23 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
         day_t = "date" if pg else "TEXT"
         ts_t = "timestamptz" if pg else "TEXT"
         for ddl in (
-            sql.temp("bx_days", f"dn {int_t} PRIMARY KEY, day {day_t}, month {day_t}, bp_start {ts_t}, bp_end {ts_t}, yymm TEXT"),
+            sql.temp(
+                "bx_days",
+                f"dn {int_t} PRIMARY KEY, day {day_t}, month {day_t}, bp_start {ts_t}, bp_end {ts_t}, yymm TEXT",
+            ),
             sql.temp("bx_hours", f"dn {int_t}, h {int_t}, cstart {ts_t}, cend {ts_t}, PRIMARY KEY (dn, h)"),
-            sql.temp("bx_cust", f"cidx {int_t} PRIMARY KEY, account TEXT, currency TEXT, fav0 {int_t}, fav1 {int_t}, fav2 {int_t}, region {int_t}, project TEXT"),
-            sql.temp("bx_assoc", f"cidx {int_t}, from_dn {int_t}, to_dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT"),
-            sql.temp("bx_product", f"pidx {int_t} PRIMARY KEY, code TEXT, name TEXT, category TEXT, service_type TEXT, mode TEXT, publisher TEXT, prepaid {int_t}"),
+            sql.temp(
+                "bx_cust",
+                f"cidx {int_t} PRIMARY KEY, account TEXT, currency TEXT, fav0 {int_t}, fav1 {int_t}, fav2 {int_t}, region {int_t}, project TEXT",
+            ),
+            sql.temp(
+                "bx_assoc",
+                f"cidx {int_t}, from_dn {int_t}, to_dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT",
+            ),
+            sql.temp(
+                "bx_product",
+                f"pidx {int_t} PRIMARY KEY, code TEXT, name TEXT, category TEXT, service_type TEXT, mode TEXT, publisher TEXT, prepaid {int_t}",
+            ),
             sql.temp("bx_region", f"ridx {int_t} PRIMARY KEY, rid TEXT, rname TEXT"),
             sql.temp("bx_raw", f"n {int_t} PRIMARY KEY, dn {int_t}, h {int_t}, cidx {int_t}, r1 {int_t}, r2 {int_t}"),
             sql.temp(
@@ -315,9 +339,14 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
         ):
             cur.execute(ddl)
         cur.execute("CREATE INDEX bx_assoc_c ON bx_assoc (cidx, from_dn)")
-        vcols = ", ".join(f"{c}_{p} {int_t}" for c in ("expenditure", "refund", "adjustment", "tax") for p in ("units", "hi", "lo"))
+        vcols = ", ".join(
+            f"{c}_{p} {int_t}" for c in ("expenditure", "refund", "adjustment", "tax") for p in ("units", "hi", "lo")
+        )
         cur.execute(
-            sql.temp("bx_daily", f"dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT, currency TEXT, {vcols}, line_count {int_t}")
+            sql.temp(
+                "bx_daily",
+                f"dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT, currency TEXT, {vcols}, line_count {int_t}",
+            )
         )
 
         def month_start(d: dt.date) -> dt.date:
@@ -338,7 +367,12 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
         cur.executemany(
             f"INSERT INTO bx_hours VALUES ({P}, {P}, {P}, {P})",
             [
-                (i, h, ts(clock.start_of_day(d) + dt.timedelta(hours=h)), ts(clock.start_of_day(d) + dt.timedelta(hours=h + 1)))
+                (
+                    i,
+                    h,
+                    ts(clock.start_of_day(d) + dt.timedelta(hours=h)),
+                    ts(clock.start_of_day(d) + dt.timedelta(hours=h + 1)),
+                )
                 for i, d in enumerate(days)
                 for h in range(24)
             ],
@@ -573,7 +607,17 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
     with connection.cursor() as cur:
         for _name, ddl in dropped:
             cur.execute(ddl)
-        for t in ("bx_daily", "bx_raw", "bx_rows", "bx_days", "bx_hours", "bx_cust", "bx_assoc", "bx_product", "bx_region"):
+        for t in (
+            "bx_daily",
+            "bx_raw",
+            "bx_rows",
+            "bx_days",
+            "bx_hours",
+            "bx_cust",
+            "bx_assoc",
+            "bx_product",
+            "bx_region",
+        ):
             cur.execute(f"DROP TABLE {t}")
     timings["indexes"] = time.perf_counter() - t0
     Freshness.objects.update_or_create(
@@ -620,13 +664,17 @@ def check_data(sample: int = 6) -> dict[str, Any]:
         s = selectors.summary(admin, selectors.SummaryFilter(start=start, end=end), limit=100_000)
     by_customer: dict[str, dict[str, Decimal]] = {}
     for r in s.rows:
-        t = by_customer.setdefault(r.account_id, {k: Decimal(0) for k in ("expenditure", "refund", "adjustment", "tax", "net")})
+        t = by_customer.setdefault(
+            r.account_id, {k: Decimal(0) for k in ("expenditure", "refund", "adjustment", "tax", "net")}
+        )
         for k in t:
             t[k] = CONTEXT.add(t[k], getattr(r, k))
     for cidx in picks:
         cust = Customer.objects.get(account_id=account_id(cidx))
         expected = {k: Decimal(0) for k in ("expenditure", "refund", "adjustment", "tax")}
-        qs = LineItem.objects.filter(customer=cust, partner=big, charge_day__gte=start, charge_day__lte=min(end, s.period.end))
+        qs = LineItem.objects.filter(
+            customer=cust, partner=big, charge_day__gte=start, charge_day__lte=min(end, s.period.end)
+        )
         for billed, cls in qs.values_list("billed_cost", "classification"):
             expected[cls] = CONTEXT.add(expected[cls], billed)
             checked_rows += 1
@@ -638,14 +686,28 @@ def check_data(sample: int = 6) -> dict[str, Any]:
         # Rollups equal the line items, per day and key, for this customer (all partners).
         li = {}
         for row in LineItem.objects.filter(customer=cust).values_list(
-            "charge_day", "partner_id", "service_name", "region_id", "x_project", "x_billing_mode", "classification", "billed_cost"
+            "charge_day",
+            "partner_id",
+            "service_name",
+            "region_id",
+            "x_project",
+            "x_billing_mode",
+            "classification",
+            "billed_cost",
         ):
             key = row[:7]
             li[key] = CONTEXT.add(li.get(key, Decimal(0)), row[7])
         ru = {
             r[:7]: r[7]
             for r in DailyRollup.objects.filter(customer=cust).values_list(
-                "day", "partner_id", "service_name", "region_id", "x_project", "x_billing_mode", "classification", "amount"
+                "day",
+                "partner_id",
+                "service_name",
+                "region_id",
+                "x_project",
+                "x_billing_mode",
+                "classification",
+                "amount",
             )
         }
         if li != ru:
@@ -797,7 +859,10 @@ def export_range(rows: int) -> tuple[dt.date, dt.date, int]:
     end = last_visible_day(now_utc())
     big = Partner.objects.get(code=BIG)
     per_day = dict(
-        DailyRollup.objects.filter(partner=big, day__lte=end).values_list("day").annotate(n=Sum("line_count")).order_by()
+        DailyRollup.objects.filter(partner=big, day__lte=end)
+        .values_list("day")
+        .annotate(n=Sum("line_count"))
+        .order_by()
     )
     total, day = 0, end
     while total < rows and day >= DATA_START:

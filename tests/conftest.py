@@ -86,3 +86,13 @@ def _fast_password_hasher(settings):
 FOCUS_DIR = (
     Path(os.environ.get("PARTNERCENTER_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared") / "focus"
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_summary_cache():
+    # The per-process summary cache is keyed on database state that each test rolls back.
+    from partnercenter.expenditure.selectors import clear_summary_cache
+
+    clear_summary_cache()
+    yield
+    clear_summary_cache()

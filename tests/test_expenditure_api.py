@@ -50,7 +50,11 @@ def test_summary_exact_strings_for_a_known_data_set(client, known):
     items = items_by_key(body)
     a1 = items[("a1", "USD")]
     assert (a1["expenditure"], a1["refund"], a1["tax"], a1["net"]) == (
-        "13028.44102312387875", "28.000000000000001", "1.5", "13001.941023123878749")
+        "13028.44102312387875",
+        "28.000000000000001",
+        "1.5",
+        "13001.941023123878749",
+    )
     assert a1["customer_name"] == "张*明" and a1["email"] == "a1***@example.com" and a1["mobile"] == "138****0000"
     assert a1["association_type"] == "reseller"
     assert items[("a2", "CNY")]["expenditure"] == "100.005"
@@ -70,8 +74,11 @@ def test_summary_filters_and_paging(client, known):
     assert [i["account_id"] for i in body["items"]] == ["a2", "a3"]
     assert body["total"] == 4 and set(body["totals"]) == {"USD", "CNY"}  # totals for the whole filter
     with clock.frozen_at(NOW - dt.timedelta(days=1)):
-        partner_services.assign_customers(actor=known.users["sp-a-admin"], customers=[known.customers["a1"]],
-                                          manager=known.users["sp-a-account_manager"])
+        partner_services.assign_customers(
+            actor=known.users["sp-a-admin"],
+            customers=[known.customers["a1"]],
+            manager=known.users["sp-a-account_manager"],
+        )
     body = get(client, SUMMARY, auth, manager="sp-a-account_manager").json()
     assert {i["account_id"] for i in body["items"]} == {"a1"}
     assert body["items"][0]["account_manager"] == "sp-a-account_manager"
@@ -98,7 +105,8 @@ def test_details_exact_rows_and_totals(client, known):
     assert {cur: {k: D(v) for k, v in t.items()} for cur, t in body["totals"].items()} == KNOWN_TOTALS
     refund = get(client, DETAILS, auth, account_id="a1", classification="refund").json()
     assert [(i["customer_account_id"], i["billed_cost"], i["customer_name"]) for i in refund["items"]] == [
-        ("a1", "-28.000000000000001", "张*明")]
+        ("a1", "-28.000000000000001", "张*明")
+    ]
     assert refund["totals"]["USD"]["refund"] == "28.000000000000001"
     assert "张小明" not in str(body)
     market = get(client, DETAILS, auth, service_type="marketplace").json()
@@ -163,11 +171,16 @@ def test_api_e3_boundary(client, org):
     tz = clock.billing_tz()
     with clock.frozen_at(NOW):
         ingest([rec(f"{a}-{d}", a, f"{d}", f"2026-03-{d:02d}") for a in ("a1", "a2", "a3") for d in (10, 11, 12)])
-    for account, at in (("a1", dt.datetime(2026, 3, 10, 23, 59, 59, tzinfo=tz)),
-                        ("a3", dt.datetime(2026, 3, 11, 0, 0, 0, tzinfo=tz))):
+    for account, at in (
+        ("a1", dt.datetime(2026, 3, 10, 23, 59, 59, tzinfo=tz)),
+        ("a3", dt.datetime(2026, 3, 11, 0, 0, 0, tzinfo=tz)),
+    ):
         with clock.frozen_at(at):
-            partner_services.assign_customers(actor=org.users["sp-a-admin"], customers=[org.customers[account]],
-                                              manager=org.users["sp-a-account_manager"])
+            partner_services.assign_customers(
+                actor=org.users["sp-a-admin"],
+                customers=[org.customers[account]],
+                manager=org.users["sp-a-account_manager"],
+            )
     with clock.frozen_at(NOW):
         auth = bearer(client, "sp-a-account_manager")
         items = items_by_key(get(client, SUMMARY, auth).json())
@@ -177,3 +190,45 @@ def test_api_e3_boundary(client, org):
         assert days == {("a1", "2026-03-11"), ("a1", "2026-03-12"), ("a3", "2026-03-12")}
         admin = bearer(client, "sp-a-admin")
         assert get(client, SUMMARY, admin).json()["totals"]["USD"]["expenditure"] == "99"
+
+
+def test_summary_cache_follows_new_ingestion_and_assignments(client, org):
+    """A repeated filter is served from the per-process cache, but never stale: a new batch or a
+    new assignment changes the answer at once."""
+    import datetime as dt
+
+    from partnercenter.core import clock
+    from partnercenter.expenditure import selectors
+    from partnercenter.partners import services as partner_services
+    from partnercenter.usage import services as usage_services
+
+    def rec(line, account, amount, start):
+        return {
+            "line_id": line,
+            "account_id": account,
+            "billed_cost": amount,
+            "currency": "CNY",
+            "charge_category": "Usage",
+            "charge_period_start": start,
+            "charge_period_end": start,
+        }
+
+    admin = org.users["sp-a-admin"]
+    manager = org.users["sp-a-account_manager"]
+    now = dt.datetime(2026, 3, 20, 4, 0, tzinfo=dt.UTC)
+    f = selectors.SummaryFilter(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 18))
+    with clock.frozen_at(now):
+        assert usage_services.ingest_records([rec("c1", "a1", "10.5", "2026-03-05T00:00:00Z")], source="t").accepted
+        first = selectors.summary(admin, f)
+        assert [(r.account_id, r.expenditure) for r in first.rows] == [("a1", Decimal("10.5"))]
+        assert usage_services.ingest_records([rec("c2", "a3", "2.25", "2026-03-06T00:00:00Z")], source="t").accepted
+        second = selectors.summary(admin, f)
+        assert [(r.account_id, r.expenditure) for r in second.rows] == [
+            ("a1", Decimal("10.5")),
+            ("a3", Decimal("2.25")),
+        ]
+        assert selectors.summary(manager, f).rows == []
+        partner_services.assign_customers(
+            actor=admin, customers=[org.customers["a3"]], manager=manager, at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+        )
+        assert [r.account_id for r in selectors.summary(manager, f).rows] == ["a3"]

@@ -16,13 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
@@ -287,13 +290,65 @@ def _fill_managers(rows: list[SummaryRow], user: User, at: dt.datetime) -> None:
         r.manager_username, r.manager_name = managers.get(r.customer_id, ("", ""))
 
 
+# Grouped summary rows of recent filters, per process. Paging, sorting and revealing a column
+# re-use them instead of seeking every customer's running totals again. An entry is valid while
+# the ledger version (bumped by every ingestion batch), the user's scope, the account-manager
+# assignments, the filter and the period are unchanged; entries also age out after a few
+# minutes so out-of-band edits (a customer renamed in the admin) show up.
+_CACHE_SIZE = 32
+_CACHE_SECONDS = 300.0
+_cache: OrderedDict[tuple[Any, ...], tuple[float, list[_Group]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def clear_summary_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _cache_key(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> tuple[Any, ...]:
+    from partnercenter.usage.ingest import ledger_version
+
+    windows = scoping.assignment_windows(user, at)
+    assignments = AccountManagerAssignment.objects.aggregate(n=Count("pk"), ended=Count("ended_at"), last=Max("pk"))
+    ids = scoping.partner_ids_for(user, scoping.Purpose.VIEW)
+    return (
+        ledger_version(),
+        tuple(sorted(ids)) if ids is not None else None,
+        None if windows is None else tuple(sorted((w.customer_id, w.start) for w in windows)),
+        tuple(assignments.values()),
+        f.name,
+        f.manager_id,
+        f.association_type,
+        p.start,
+        p.end,
+    )
+
+
+def _groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[_Group]:
+    """The filter's grouped rows (a fresh list the caller may sort)."""
+    key = _cache_key(user, f, at, p)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < _CACHE_SECONDS:
+            _cache.move_to_end(key)
+            return list(hit[1])
+    groups = _summary_groups(user, f, at, p)
+    with _cache_lock:
+        _cache[key] = (now, groups)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return list(groups)
+
+
 def summary(
     user: User, f: SummaryFilter, *, limit: int = 20, offset: int = 0, at: dt.datetime | None = None
 ) -> Summary:
     """One row per customer, association type and currency; totals over the whole filter."""
     at = at or clock.now()
     p = period(f.start, f.end, at)
-    groups = _summary_groups(user, f, at, p)
+    groups = _groups(user, f, at, p)
     _sort(groups, f.sort)
     page = [g.row() for g in groups[offset : offset + limit]]
     _fill_customers(page, user, at, with_contact=True)
@@ -307,7 +362,7 @@ def iter_summary(
     """Every summary row for the filter, in the page order, for exports."""
     at = at or clock.now()
     p = period(f.start, f.end, at)
-    groups = _summary_groups(user, f, at, p)
+    groups = _groups(user, f, at, p)
     _sort(groups, f.sort)
     for i in range(0, len(groups), chunk):
         part = [g.row() for g in groups[i : i + chunk]]

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from partnercenter.core import clock
 from partnercenter.core.errors import ValidationFailed
@@ -39,7 +40,7 @@ from partnercenter.core.money import CONTEXT, SCALE, canonical, split
 from partnercenter.partners.models import Customer, CustomerAssociation
 
 from . import formats, running
-from .models import BillingMode, ClosedMonth, Freshness, IngestBatch
+from .models import BillingMode, ClosedMonth, Freshness, IngestBatch, LedgerVersion
 
 CHUNK = 5_000
 ROLLUP_FLUSH = 100_000  # rollup keys held in memory before they are added to the table
@@ -384,6 +385,16 @@ class _Writer:
             slot[o + 2] += lo
             slot[12] += count
         running.apply(per)
+
+
+def bump_ledger_version() -> None:
+    """Mark the ledger as changed (inside the writing transaction): cached figures expire."""
+    if not LedgerVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        LedgerVersion.objects.create(pk=1, version=1)
+
+
+def ledger_version() -> int:
+    return LedgerVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
 def _sqlite_dt(value: dt.datetime | None) -> str | None:
@@ -901,6 +912,7 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
             fresh.complete_until = complete_until
             fresh.updated_at = clock.now()
             fresh.save(update_fields=["complete_until", "updated_at"])
+    bump_ledger_version()
     IngestBatch.objects.filter(pk=batch_id).update(
         rows_total=report.rows_total,
         rows_new=report.rows_new,

@@ -224,3 +224,10 @@ class CustomerRunningTotal(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "day"], name="customer_running_total_day")]
+
+
+class LedgerVersion(models.Model):
+    """A counter that every accepted ingestion batch increments in its own transaction. Readers
+    key caches of derived figures on it (a cached summary is valid while the version holds)."""
+
+    version = models.BigIntegerField(default=0)

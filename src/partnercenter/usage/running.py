@@ -67,6 +67,9 @@ def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
     updates: list[tuple[Any, ...]] = []
     inserts: list[tuple[Any, ...]] = []
     items = sorted((ids[k], days) for k, days in by_key.items())
+    sets = ", ".join(f"{c} = %s" for c in VALUES)
+    update_sql = f"UPDATE {table} SET {sets} WHERE id = %s"
+    insert_sql = f"INSERT INTO {table} (key_id, day, {cols}) VALUES ({', '.join(['%s'] * (WIDTH + 2))})"
     with connection.cursor() as cur:
         for i in range(0, len(items), CHUNK):
             part = items[i : i + CHUNK]
@@ -110,12 +113,13 @@ def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
                         inserts.append(
                             (key_id, day if pg else day.isoformat(), *[prev[j] + running[j] for j in range(WIDTH)])
                         )
-        if updates:
-            sets = ", ".join(f"{c} = %s" for c in VALUES)
-            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", updates)
-        if inserts:
-            marks = ", ".join(["%s"] * (WIDTH + 2))
-            cur.executemany(f"INSERT INTO {table} (key_id, day, {cols}) VALUES ({marks})", inserts)
+            # Written per chunk of keys, so memory stays bounded however many keys a batch touches.
+            if updates:
+                cur.executemany(update_sql, updates)
+                updates.clear()
+            if inserts:
+                cur.executemany(insert_sql, inserts)
+                inserts.clear()
 
 
 def period_rows(

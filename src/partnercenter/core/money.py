@@ -159,11 +159,6 @@ def _sqlite_exact_add(a: Any, b: Any) -> str | None:
     return canonical(CONTEXT.add(Decimal(a), Decimal(b)))
 
 
-def _sqlite_exact_cmp_key(a: Any) -> float | None:
-    # Ordering only (never money): a float is a fine sort key for display sorting.
-    return None if a is None else float(Decimal(a))
-
-
 @receiver(connection_created)
 def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor != "sqlite":
@@ -171,7 +166,6 @@ def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> N
     raw = connection.connection
     raw.create_aggregate("exact_sum", 1, _SqliteExactSum)
     raw.create_function("exact_add", 2, _sqlite_exact_add, deterministic=True)
-    raw.create_function("exact_sort_key", 1, _sqlite_exact_cmp_key, deterministic=True)
 
 
 # --------------------------------------------------------------------------------------------

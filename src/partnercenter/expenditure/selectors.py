@@ -265,15 +265,16 @@ def _totals(groups: list[_Group]) -> dict[str, dict[str, Decimal]]:
     return {cur: {k: _decimal(v) for k, v in zip((*CLASSES, "net"), t, strict=True)} for cur, t in sums.items()}
 
 
-def _fill_customers(rows: list[SummaryRow], user: User, at: dt.datetime, with_contact: bool) -> None:
-    ids = {r.customer_id for r in rows}
-    fields = ("pk", "account_id", "name", "email", "mobile") if with_contact else ("pk", "account_id", "name")
-    info = {v[0]: v for v in Customer.objects.filter(pk__in=ids).values_list(*fields)}
+def _fill_contacts(rows: list[SummaryRow]) -> None:
+    """Email and mobile for the rows about to be shown (the grouped rows carry only the name)."""
+    info = dict(
+        (pk, (email, mobile))
+        for pk, email, mobile in Customer.objects.filter(pk__in={r.customer_id for r in rows}).values_list(
+            "pk", "email", "mobile"
+        )
+    )
     for r in rows:
-        v = info[r.customer_id]
-        r.account_id, r.name = v[1], v[2]
-        if with_contact:
-            r.email, r.mobile = v[3], v[4]
+        r.email, r.mobile = info[r.customer_id]
 
 
 def _fill_managers(rows: list[SummaryRow], user: User, at: dt.datetime) -> None:
@@ -351,7 +352,7 @@ def summary(
     groups = _groups(user, f, at, p)
     _sort(groups, f.sort)
     page = [g.row() for g in groups[offset : offset + limit]]
-    _fill_customers(page, user, at, with_contact=True)
+    _fill_contacts(page)
     _fill_managers(page, user, at)
     return Summary(period=p, rows=page, total=len(groups), totals=_totals(groups))
 
@@ -366,7 +367,7 @@ def iter_summary(
     _sort(groups, f.sort)
     for i in range(0, len(groups), chunk):
         part = [g.row() for g in groups[i : i + chunk]]
-        _fill_customers(part, user, at, with_contact=True)
+        _fill_contacts(part)
         _fill_managers(part, user, at)
         yield from part
 

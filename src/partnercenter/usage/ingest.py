@@ -35,7 +35,6 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from partnercenter.core import clock
-from partnercenter.core.errors import ValidationFailed
 from partnercenter.core.money import CONTEXT, SCALE, canonical, split
 from partnercenter.partners.models import Customer, CustomerAssociation
 
@@ -109,10 +108,6 @@ ROLLUP_KEY = (
     "classification",
     "currency",
 )
-
-
-class BatchRejected(ValidationFailed):
-    code = "batch_rejected"
 
 
 @dataclass

@@ -300,3 +300,19 @@ def test_valid_options_are_stored_normalised(known):
         "name": "张", "start": "2026-03-01", "end": "2026-03-18",
         "manager_id": known.users["sp-a-account_manager"].pk, "association_type": "", "sort": "-expenditure",
     }
+
+
+def test_the_task_records_the_language_of_the_request_that_created_it(known, client):
+    auth = bearer(client, "sp-a-admin")
+    r = call(client, "post", "/exports", auth, {"kind": SUMMARY, "format": "xlsx", "params": PERIOD},
+             HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert r.status_code == 202, r.content
+    assert r.json()["search_options"] == "消费日期: 2026-03-01 – 2026-03-18"
+    task = ExportTask.objects.get(pk=r.json()["id"])
+    assert task.language == "zh-hans"
+    services.run_export(str(task.pk))
+    assert sheet_names(task.path.read_bytes()) == ["消费汇总"]
+    with translation.override("en-us"):
+        assert services.request_language() == "en"
+    with translation.override(None):  # a command line: no language active
+        assert services.request_language() == "en"

@@ -126,6 +126,20 @@ def walk(page: Page, who: str, lang: str, shots: str) -> list[str]:
     return problems
 
 
+def check_assignment_controls(page: Page) -> None:
+    """Select all ticks every customer on the page; the eye shows the names (and fits too)."""
+    page.goto("/customers/assignment/")
+    boxes = page.locator("#assignment-table tbody input[name=customer]")
+    page.get_by_test_id("select-all").check()
+    assert [b.is_checked() for b in boxes.all()] == [True, True, True]
+    boxes.first.uncheck()
+    assert page.get_by_test_id("select-all").evaluate("e => [e.checked, e.indeterminate]") == [False, True]
+    expect(page.locator("#assignment-table td[data-col=name]").first).to_have_text("张*明")
+    page.get_by_test_id("eye-name").click()
+    expect(page.locator("#assignment-table td[data-col=name]").first).to_have_text("张小明")
+    assert "reveal=name" in page.url
+
+
 def test_every_list_page_fits_1366(chromium, org, transactional_db, live_server, settings, tmp_path) -> None:
     make_data(settings, tmp_path, org)
     shots = os.environ.get("PARTNERCENTER_LAYOUT_SCREENSHOTS", "")
@@ -143,6 +157,9 @@ def test_every_list_page_fits_1366(chromium, org, transactional_db, live_server,
                     page.locator(f"form.lang-switch button[value='{lang}']").click()
                     expect(page.locator("nav.sidenav")).to_contain_text(label)
                     problems += walk(page, who, lang, shots)
+                if who == "sp-a-admin":
+                    check_assignment_controls(page)
+                    problems += [f"{who} · revealed · assignment: {p}" for p in overflow(page, PAGES["assignment"][1])]
                 page.locator("form.lang-switch button[value='en']").click()
                 sign_out(page)
     finally:

@@ -43,6 +43,7 @@ def customer_rows(
             manager_id=Subquery(open_assignment.values("manager_id")[:1]),
             manager_username=Subquery(open_assignment.values("manager__username")[:1]),
             manager_name=Subquery(open_assignment.values("manager__first_name")[:1]),
+            manager_last_name=Subquery(open_assignment.values("manager__last_name")[:1]),
             manager_since=Subquery(open_assignment.values("effective_from")[:1]),
             manager_until=Subquery(open_assignment.values("ended_at")[:1]),
         )

@@ -52,8 +52,11 @@ PAGES: dict[str, tuple[str, list[str]]] = {
     ),
     "exports": ("/exports/", ["[data-testid=download]", "#export-history td.num"]),
 }
+# Users and Permissions is the admin's only.
+ADMIN_PAGES = {"users": ("/accounts/users/", ["table.data td.operations .button"])}
 LANGUAGES = {"en": "Customer Expenditure", "zh-hans": "客户消费"}
 LONG_NAME = ("Alexandra", "Montgomery-Whitfield")  # a long account manager name, as real ones can be
+LONG_PARTNER = "华东云计算科技有限公司 East China Cloud Computing Technology Co., Ltd."
 
 
 def overflow(page: Page, selectors: list[str]) -> list[str]:
@@ -84,6 +87,9 @@ def overflow(page: Page, selectors: list[str]) -> list[str]:
 def make_data(settings, tmp_path: Path, org) -> None:  # noqa: ANN001
     settings.VAR_DIR = tmp_path
     admin, mgr = org.users["sp-a-admin"], org.users["sp-a-account_manager"]
+    partner = org.partners["sp-a"]
+    partner.name = LONG_PARTNER
+    partner.save(update_fields=["name"])
     mgr.first_name, mgr.last_name = LONG_NAME
     mgr.save(update_fields=["first_name", "last_name"])
     with clock.frozen_at(NOW - dt.timedelta(days=15)):
@@ -116,7 +122,8 @@ def sign_in(page: Page, username: str) -> None:
 
 def walk(page: Page, who: str, lang: str, shots: str) -> list[str]:
     problems = []
-    for name, (url, selectors) in PAGES.items():
+    pages = {**PAGES, **(ADMIN_PAGES if who == "sp-a-admin" else {})}
+    for name, (url, selectors) in pages.items():
         page.goto(url)
         expect(page.locator("h1")).to_be_visible()
         page.wait_for_load_state("networkidle")

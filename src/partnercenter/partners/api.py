@@ -38,6 +38,9 @@ from .schemas import (
     CustomerQuery,
     PartnerIn,
     PartnerOut,
+    UnassignedCustomer,
+    UnassignmentIn,
+    UnassignmentResult,
 )
 
 router = Router(tags=["partners"])
@@ -226,11 +229,37 @@ def associate_customer(
 # --- assignments ----------------------------------------------------------------------------
 
 
-def _fingerprint(body: AssignmentIn) -> str:
-    canonical = json.dumps(
-        {"account_ids": sorted(set(body.account_ids)), "manager": body.manager}, sort_keys=True
-    )
+def _fingerprint(body: AssignmentIn | UnassignmentIn) -> str:
+    request: dict[str, Any] = {"account_ids": sorted(set(body.account_ids))}
+    if isinstance(body, AssignmentIn):
+        request["manager"] = body.manager
+    else:  # a key used for an assignment cannot replay as an unassignment
+        request["action"] = "unassign"
+    canonical = json.dumps(request, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _actable_customers(user: User, account_ids: list[str]) -> list[Customer]:
+    """The customers the user may act on, or 404 naming every id that is not one."""
+    wanted = sorted(set(account_ids))
+    customers = list(scoping.customers_for(user, scoping.Purpose.ACT).filter(account_id__in=wanted))
+    unknown = sorted(set(wanted) - {c.account_id for c in customers})
+    if unknown:
+        raise NotFound(f"No customer with account id(s): {', '.join(unknown)}.", details=unknown)
+    return customers
+
+
+def _remember(user: User, key: str | None, fingerprint: str, result: Any, partner: Partner | None) -> None:
+    """Keep the answer under the caller's Idempotency-Key, for a repeat of the same request."""
+    if key:
+        audit.record(
+            user,
+            IDEMPOTENCY_ACTION,
+            partner=partner,
+            target=key,
+            request=fingerprint,
+            response=result.model_dump(mode="json"),
+        )
 
 
 def _replayed(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
@@ -278,11 +307,7 @@ def assign_customers(
         previous = _replayed(user, idempotency_key, fingerprint)
         if previous is not None:
             return previous
-    wanted = sorted(set(body.account_ids))
-    customers = list(scoping.customers_for(user, scoping.Purpose.ACT).filter(account_id__in=wanted))
-    unknown = sorted(set(wanted) - {c.account_id for c in customers})
-    if unknown:
-        raise NotFound(f"No customer with account id(s): {', '.join(unknown)}.", details=unknown)
+    customers = _actable_customers(user, body.account_ids)
     manager = selectors.account_managers(user).filter(username=body.manager).first()
     if manager is None:
         raise NotFound(f"No account manager {body.manager!r}.")
@@ -305,13 +330,46 @@ def assign_customers(
                 key=lambda a: a.account_id,
             ),
         )
-        if idempotency_key:
-            audit.record(
-                user,
-                IDEMPOTENCY_ACTION,
-                partner=manager.partner,
-                target=idempotency_key,
-                request=fingerprint,
-                response=result.model_dump(mode="json"),
-            )
+        _remember(user, idempotency_key, fingerprint, result, manager.partner)
+    return result
+
+
+@router.post(
+    "/assignments/unassign",
+    response={200: UnassignmentResult, 409: ErrorOut, **ERRORS},
+    summary="Remove the account manager from customers",
+    description=(
+        "Needs the customer_assignment menu. Every account id must be a customer the caller may act on; "
+        "otherwise 404 naming the unknown ids, and nothing changes. Like an assignment, the change takes effect "
+        "at 00:00 of the next day (billing time zone): the manager sees the customers until then. The ended "
+        "assignments are kept as history.\n\n"
+        "Idempotent: a customer without an account manager is left as it is, so a retry has no second effect "
+        "and answers the same. The `Idempotency-Key` header works as for `POST /assignments`."
+    ),
+)
+def unassign_customers(
+    request: HttpRequest,
+    body: UnassignmentIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
+) -> UnassignmentResult | dict[str, Any]:
+    user = current_user(request)
+    scoping.require_menu(user, menus.CUSTOMER_ASSIGNMENT)
+    fingerprint = _fingerprint(body)
+    if idempotency_key:
+        previous = _replayed(user, idempotency_key, fingerprint)
+        if previous is not None:
+            return previous
+    customers = _actable_customers(user, body.account_ids)
+    at = clock.now()
+    with transaction.atomic():
+        services.unassign_customers(actor=user, customers=customers, at=at)
+        ending = selectors.ending_assignments(customers, at)
+        result = UnassignmentResult(
+            unassigned=[
+                UnassignedCustomer(account_id=a.customer.account_id, manager=a.manager.username, ended_at=a.ended_at)
+                for a in ending
+                if a.ended_at is not None  # always: ending rows have an end
+            ]
+        )
+        _remember(user, idempotency_key, fingerprint, result, user.partner)
     return result

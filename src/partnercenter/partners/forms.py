@@ -5,10 +5,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from partnercenter import scoping
 from partnercenter.accounts.models import User
 
 from . import selectors
-from .models import AssociationType
+from .models import AssociationType, PartnerKind
 
 UNASSIGNED = "unassigned"
 
@@ -28,10 +29,15 @@ class CustomerFilterForm(forms.Form):
     )
     association_type = forms.ChoiceField(label=_("Association type"), required=False)
     manager = forms.ChoiceField(label=_("Account manager"), required=False)
+    partner = forms.ChoiceField(label=_("Partner"), required=False)
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, own_partner_first: bool = False, **kwargs: Any) -> None:
+        """``own_partner_first``: a distributor starts from its own customers and picks a
+        second-level reseller to view theirs (there is no "all"); otherwise "all" is the default."""
         super().__init__(*args, **kwargs)
+        self.default_partner = ""
         self.fields["association_type"].choices = [("", _("All")), *AssociationType.choices]  # type: ignore[attr-defined]
+        self._init_partner(user, own_partner_first)
         managers = [(str(u.pk), _manager_label(u)) for u in selectors.account_managers(user)]
         self.fields["manager"].choices = [  # type: ignore[attr-defined]
             ("", _("All")),
@@ -39,14 +45,38 @@ class CustomerFilterForm(forms.Form):
             *managers,
         ]
 
+    def _init_partner(self, user: User, own_partner_first: bool) -> None:
+        """A distributor chooses between its own customers and each second-level reseller's."""
+        own = user.partner
+        if own is None or own.kind != PartnerKind.DISTRIBUTOR:
+            del self.fields["partner"]
+            return
+        resellers = scoping.partners_for(user).exclude(pk=own.pk).order_by("name")
+        choices = [(own.code, _("%(name)s (own customers)") % {"name": own.name})]
+        choices += [(p.code, p.name) for p in resellers]
+        field = self.fields["partner"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices if own_partner_first else [("", _("All")), *choices]
+        if own_partner_first:
+            self.default_partner = own.code
+
+    def partner_label(self, code: str) -> str:
+        field = self.fields.get("partner")
+        for value, label in getattr(field, "choices", []):
+            if value == code:
+                return str(label)
+        return code
+
     def to_filter(self) -> selectors.CustomerFilter:
         self.is_valid()  # invalid fields are left out of cleaned_data and do not filter
         manager = self.cleaned_data.get("manager") or ""
+        partner: str = self.cleaned_data.get("partner") or self.default_partner
         return selectors.CustomerFilter(
             search=(self.cleaned_data.get("q") or "").strip(),
             association_type=self.cleaned_data.get("association_type") or "",
             manager_id=int(manager) if manager.isdigit() else None,
             unassigned=manager == UNASSIGNED,
+            partner_code=partner,
         )
 
 
@@ -58,7 +88,13 @@ class ManagerChoiceField(forms.ModelChoiceField):
 class AssignmentForm(forms.Form):
     """The account manager to assign the chosen customers to; customers come as ``customer`` values."""
 
-    manager = ManagerChoiceField(label=_("Account manager"), queryset=User.objects.none(), empty_label=None)
+    # No manager is preselected: assigning to whoever sorts first would be a silent mistake.
+    manager = ManagerChoiceField(
+        label=_("Account manager"),
+        queryset=User.objects.none(),
+        empty_label=_("Choose an account manager"),
+        error_messages={"required": _("Choose the account manager to assign the selected customers to.")},
+    )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "assign_%s")  # the filter form on the same page has its own manager field

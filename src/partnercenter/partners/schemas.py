@@ -119,3 +119,22 @@ class AssignmentResult(Schema):
     assignments: list[AssignedCustomer] = Field(
         description="The customers' open assignments after the request."
     )
+
+
+class UnassignmentIn(Schema):
+    account_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class UnassignedCustomer(Schema):
+    account_id: str
+    manager: str = Field(description="Username of the account manager removed.")
+    ended_at: dt.datetime = Field(
+        description="00:00 of the next day in the billing time zone: the manager sees the customer until then."
+    )
+
+
+class UnassignmentResult(Schema):
+    unassigned: list[UnassignedCustomer] = Field(
+        description="The requested customers whose account manager is removed (by this request or an earlier "
+        "one not yet in effect); customers without an account manager are not listed."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -11,7 +12,7 @@ from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.core import clock
 
-from .models import AccountManagerAssignment, CustomerAssociation
+from .models import AccountManagerAssignment, Customer, CustomerAssociation
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,12 @@ def customer_rows(
 ) -> QuerySet[CustomerAssociation]:
     """Current associations in scope, annotated with the current account manager."""
     at = at or clock.now()
-    open_assignment = AccountManagerAssignment.objects.filter(customer_id=OuterRef("customer_id")).filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gt=at), assigned_at__lte=at
+    # The latest assignment in force: after an unassignment or a reassignment the previous one
+    # runs to the end of the day (rule E3), and the row shows what the customer is heading for.
+    open_assignment = (
+        AccountManagerAssignment.objects.filter(customer_id=OuterRef("customer_id"))
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at), assigned_at__lte=at)
+        .order_by("-assigned_at", "-pk")
     )
     qs = (
         scoping.associations_for(user, purpose, at)
@@ -38,7 +43,9 @@ def customer_rows(
             manager_id=Subquery(open_assignment.values("manager_id")[:1]),
             manager_username=Subquery(open_assignment.values("manager__username")[:1]),
             manager_name=Subquery(open_assignment.values("manager__first_name")[:1]),
+            manager_last_name=Subquery(open_assignment.values("manager__last_name")[:1]),
             manager_since=Subquery(open_assignment.values("effective_from")[:1]),
+            manager_until=Subquery(open_assignment.values("ended_at")[:1]),
         )
         .order_by("customer__account_id")
     )
@@ -81,3 +88,15 @@ def association_history(user: User, account_id: str) -> QuerySet[CustomerAssocia
     qs = CustomerAssociation.objects.filter(customer=customer).select_related("partner").order_by("-valid_from")
     ids = scoping.partner_ids_for(user)
     return qs if ids is None else qs.filter(partner_id__in=ids)
+
+
+def ending_assignments(customers: Sequence[Customer], at: dt.datetime) -> list[AccountManagerAssignment]:
+    """Per customer, the assignment in force at ``at`` that is due to end, when no later one
+    follows it: the customers on their way to having no account manager."""
+    ids = [c.pk for c in customers]
+    current = AccountManagerAssignment.objects.filter(customer_id__in=ids, assigned_at__lte=at).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=at)
+    )
+    following = set(current.filter(ended_at__isnull=True).values_list("customer_id", flat=True))
+    rows = current.filter(ended_at__isnull=False).exclude(customer_id__in=following)
+    return sorted(rows.select_related("customer", "manager"), key=lambda a: (a.customer.account_id, a.ended_at))

@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -324,13 +324,43 @@ def assign_customers(
     return created
 
 
-def unassign_customers(*, actor: User, customers: Iterable[Customer], at: dt.datetime | None = None) -> int:
+def unassign_customers(
+    *, actor: User, customers: Sequence[Customer], at: dt.datetime | None = None
+) -> list[AccountManagerAssignment]:
+    """Remove the current account manager from customers in one batch (rule O1).
+
+    Like an assignment (rule E3) the change takes effect at 00:00 of the next day in the billing
+    time zone: the manager keeps the customer until then, so a day is never split between
+    "assigned" and "not assigned". The assignment row is kept with its end (history). A customer
+    without an open assignment is left as it is, so a retry has no second effect. Returns the
+    assignments ended. The caller has already scoped ``customers`` to what ``actor`` may act on.
+    """
     at = at or clock.now()
-    ids = [c.pk for c in customers]
+    if not customers:
+        raise ValidationFailed("Choose at least one customer.")
+    end = clock.start_of_next_day(at)
     with transaction.atomic():
-        n = AccountManagerAssignment.objects.filter(customer_id__in=ids, ended_at__isnull=True).update(ended_at=at)
-        audit.record(actor, "customer.unassign", target=f"{n} customers")
-    return n
+        ended = list(
+            AccountManagerAssignment.objects.select_for_update()
+            .filter(customer_id__in=sorted(c.pk for c in customers), ended_at__isnull=True)
+            .select_related("customer", "manager")
+            .order_by("customer_id")
+        )
+        for row in ended:
+            # An assignment made today starts at ``end`` too: it ends before it was ever visible.
+            row.ended_at = max(end, row.effective_from)
+            row.save(update_fields=["ended_at"])
+        if ended:
+            audit.record(
+                actor,
+                "customer.unassign",
+                partner=actor.partner,
+                target=f"{len(ended)} customers",
+                customers=[r.customer.account_id for r in ended],
+                managers=sorted({r.manager.username for r in ended}),
+                effective=end.isoformat(),
+            )
+    return ended
 
 
 def get_partner_by_code(code: str) -> Partner:

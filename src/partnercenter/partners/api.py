@@ -199,7 +199,10 @@ def create_customer(request: HttpRequest, body: CustomerIn) -> Status[CustomerDe
     "/customers/{account_id}/associations",
     response={201: AssociationOut, **ERRORS},
     summary="Associate a customer with a partner from a day on (platform operator)",
-    description="The customer's current association ends where the new one starts; history is kept.",
+    description="The customer's current association ends where the new one starts; history is kept. "
+    "Recorded history is never moved: 422 `valid_from_too_early` (details name `valid_from` and the "
+    "earliest day allowed) when the customer has a charge at or after `valid_from`, or when its month "
+    "is already billed for the partner losing or gaining the customer.",
 )
 def associate_customer(
     request: HttpRequest, account_id: str, body: AssociationIn

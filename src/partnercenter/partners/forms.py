@@ -7,9 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
+from partnercenter.core import clock
+from partnercenter.core.errors import DomainError
 
-from . import selectors
-from .models import AssociationType, PartnerKind
+from . import selectors, services
+from .models import AssociationType, CustomerAssociation, PartnerKind
 
 UNASSIGNED = "unassigned"
 
@@ -103,3 +105,45 @@ class AssignmentForm(forms.Form):
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = selectors.account_managers(user)
         field.error_messages["invalid_choice"] = _("Choose one of your partner's account managers.")
+
+
+class AssociationAdminForm(forms.ModelForm):
+    """A new association entered by a platform operator in the admin: the same rules as the API
+    and the CLI (``services.check_association``), shown as form errors."""
+
+    valid_from_day = forms.DateField(
+        label=_("Valid from"),
+        help_text=_("A day in the billing time zone; the association starts at its 00:00."),
+    )
+
+    class Meta:
+        model = CustomerAssociation
+        fields = ("customer", "partner", "association_type")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        customer, partner, kind, day = (data.get(k) for k in ("customer", "partner", "association_type", "valid_from_day"))
+        if not (customer and partner and kind and day):
+            return data
+        valid_from = clock.start_of_day(day)
+        try:
+            # The admin runs this form and the save in one transaction, so the check holds for the save.
+            current = services.check_association(
+                customer=customer, partner=partner, association_type=kind, valid_from=valid_from
+            )
+        except services.HistoryRecorded as e:
+            raise forms.ValidationError(
+                {
+                    "valid_from_day": _(
+                        "The association cannot start on %(day)s: the customer's charges from then on are "
+                        "already recorded, or the month is already billed. Choose %(earliest)s or later."
+                    )
+                    % {"day": day.isoformat(), "earliest": e.earliest.isoformat()}
+                }
+            ) from None
+        except DomainError as e:
+            raise forms.ValidationError(e.message) from None
+        if current is not None and current.partner_id == partner.pk and current.association_type == kind:
+            raise forms.ValidationError(_("The customer already has this association."))
+        data["valid_from"] = valid_from
+        return data

@@ -23,6 +23,7 @@ from partnercenter.accounts.models import User
 from partnercenter.accounts.roles import Role
 from partnercenter.core import audit, clock
 from partnercenter.core.errors import Conflict, NotFound, ValidationFailed
+from partnercenter.usage import selectors as ledger
 
 from .models import (
     AccountManagerAssignment,
@@ -84,6 +85,7 @@ class CustomerRow:
     partner: str
     association_type: str
     valid_from: dt.date
+    line: int = 0  # the row's number in the file (the header is row 1)
 
 
 IMPORT_COLUMNS = ("account_id", "name", "email", "mobile", "partner", "association_type", "valid_from")
@@ -131,6 +133,10 @@ def create_customer(
     assert partner is not None
     with transaction.atomic():
         now = clock.now()
+        # A new customer has no charges yet, but its first association may still not start in a
+        # month already billed for the partner; the lock keeps billing from closing one meanwhile.
+        ledger.hold_ledger_still()
+        _refuse_moving_history(None, [partner], valid_from or now)
         customer = Customer.objects.create(
             account_id=account_id, name=name.strip(), email=email, mobile=mobile, created_at=now
         )
@@ -146,23 +152,114 @@ def create_customer(
     return customer
 
 
-def associate_customer(
-    *, customer: Customer, partner: Partner, association_type: str, valid_from: dt.datetime, actor: User | None = None
-) -> CustomerAssociation:
-    """Move a customer to ``partner`` from ``valid_from``: the open association ends there."""
+class HistoryRecorded(ValidationFailed):
+    """An association would start before recorded history: charges already in the ledger, or a
+    month already billed. ``earliest`` is the first billing-time-zone day it may start on."""
+
+    code = "valid_from_too_early"
+
+    def __init__(self, message: str, *, valid_from: dt.datetime, earliest: dt.date, reason: str) -> None:
+        super().__init__(message, details={"valid_from": reason})
+        self.valid_from = valid_from
+        self.earliest = earliest
+
+
+def _local(instant: dt.datetime) -> str:
+    return instant.astimezone(clock.billing_tz()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _refuse_moving_history(customer: Customer | None, partners: Sequence[Partner], valid_from: dt.datetime) -> None:
+    """Refuse a ``valid_from`` that would re-attribute recorded history.
+
+    Line items keep the partner and association type in force at charge time (ingestion stores
+    them, rollups and running totals are keyed on them), so an association may only start after
+    the customer's latest recorded charge: a charge starting exactly at ``valid_from`` belongs to
+    the new association and therefore counts. Nor may it start in a month already billed
+    (``usage.ClosedMonth``) for the partner losing or gaining the customer. The caller holds
+    ``ledger.hold_ledger_still()`` so no ingestion lands between this check and its write.
+    """
+    reasons: list[str] = []
+    earliest = clock.billing_date(valid_from)
+    span = ledger.charges_at_or_after(customer.pk, valid_from) if customer is not None else None
+    if customer is not None and span is not None:
+        earliest = max(earliest, clock.billing_date(span.last) + dt.timedelta(days=1))
+        reasons.append(
+            f"customer {customer.account_id!r} already has {span.count} recorded charge(s) from "
+            f"{_local(span.first)} to {_local(span.last)} ({clock.billing_tz()}), "
+            "which an association cannot move to another partner"
+        )
+    codes = {p.pk: p.code for p in partners}
+    closed = ledger.closed_months_from(codes, clock.billing_date(valid_from).replace(day=1))
+    if closed:
+        earliest = max(earliest, _next_month(closed[-1][1]))
+        billed = ", ".join(f"{m:%Y-%m} for {codes[p]!r}" for p, m in closed)
+        reasons.append(f"the month(s) {billed} are already billed")
+    if reasons:
+        reason = "; ".join(reasons) + f". Choose {earliest.isoformat()} or later."
+        raise HistoryRecorded(
+            f"The association cannot start at {_local(valid_from)}: it would change recorded history.",
+            valid_from=valid_from,
+            earliest=earliest,
+            reason=reason,
+        )
+
+
+def check_association(
+    *, customer: Customer, partner: Partner, association_type: str, valid_from: dt.datetime
+) -> CustomerAssociation | None:
+    """Validate moving ``customer`` to ``partner`` from ``valid_from`` without writing anything.
+
+    Returns the open association the move would end (None if there is none); when that is already
+    ``partner`` with ``association_type``, the move changes nothing. Raises ValidationFailed, or
+    HistoryRecorded when the move would change recorded charges or a billed month. Inside the
+    caller's transaction the answer stays true until it commits (see ``associate_customer``).
+    """
     if association_type not in AssociationType.values:
         raise ValidationFailed(f"association_type must be one of {', '.join(AssociationType.values)}.")
     if partner.kind not in _kinds_allowing(association_type):
         raise ValidationFailed(f"A {partner.get_kind_display()} cannot hold {association_type} customers.")
     with transaction.atomic():
+        # The ledger check and the write must see the same ledger: an ingestion committing in
+        # between would store charges under the old partner after the check. Ingestion serialises
+        # on one lock and reads associations only after taking it, so taking that lock here (before
+        # reading anything, held until the caller's transaction ends) orders every batch wholly
+        # before or wholly after this change. A row lock on the customer would not do: ingestion
+        # never locks customer rows.
+        ledger.hold_ledger_still()
         current = (
-            CustomerAssociation.objects.select_for_update().filter(customer=customer, valid_to__isnull=True).first()
+            CustomerAssociation.objects.select_for_update()
+            .select_related("partner")
+            .filter(customer=customer, valid_to__isnull=True)
+            .first()
         )
         if current is not None:
             if current.partner_id == partner.pk and current.association_type == association_type:
                 return current
             if valid_from <= current.valid_from:
                 raise ValidationFailed("The new association must start after the current one started.")
+        losing = [current.partner] if current is not None else []
+        _refuse_moving_history(customer, [*losing, partner], valid_from)
+    return current
+
+
+def associate_customer(
+    *, customer: Customer, partner: Partner, association_type: str, valid_from: dt.datetime, actor: User | None = None
+) -> CustomerAssociation:
+    """Move a customer to ``partner`` from ``valid_from``: the open association ends there.
+
+    Refused (HistoryRecorded) when it would move recorded charges or start in a billed month.
+    """
+    with transaction.atomic():
+        current = check_association(
+            customer=customer, partner=partner, association_type=association_type, valid_from=valid_from
+        )
+        if current is not None:
+            if current.partner_id == partner.pk and current.association_type == association_type:
+                return current
             current.valid_to = valid_from
             current.save(update_fields=["valid_to"])
             # Assignments belong to the partner that held the customer.
@@ -223,11 +320,31 @@ def parse_customer_csv(text: str) -> tuple[list[CustomerRow], list[str]]:
         errors += [f"row {number}: {p}" for p in problems]
         if not problems:
             rows.append(
-                CustomerRow(r["account_id"], r["name"], r["email"], r["mobile"], r["partner"], r["association_type"], valid_from)
+                CustomerRow(
+                    r["account_id"], r["name"], r["email"], r["mobile"], r["partner"], r["association_type"], valid_from,
+                    number,
+                )
             )
     if not rows and not errors:
         errors.append("file: no data rows")
     return rows, errors
+
+
+def _row_number(problem: str) -> int:
+    found = re.match(r"row (\d+):", problem)
+    return int(found.group(1)) if found else 0
+
+
+def _import_history_errors(rows: list[CustomerRow], partners: dict[str, Partner]) -> list[str]:
+    """Rows whose association would start in a billed month (imported customers are new, so they
+    have no recorded charges); in file order, like the other problems."""
+    errors = []
+    for r in rows:
+        try:
+            _refuse_moving_history(None, [partners[r.partner]], clock.start_of_day(r.valid_from))
+        except HistoryRecorded as e:
+            errors.append(f"row {r.line}: valid_from: {e.details['valid_from']}")
+    return errors
 
 
 def import_customers(text: str, *, actor: User | None = None) -> ImportResult:
@@ -236,10 +353,15 @@ def import_customers(text: str, *, actor: User | None = None) -> ImportResult:
     ``valid_from`` is a calendar day in the billing time zone; the association starts at its 00:00.
     """
     rows, errors = parse_customer_csv(text)
-    if errors:
-        raise ValidationFailed(f"The file was rejected: {len(errors)} problem(s); nothing was imported.", details=errors)
     partners = {p.code: p for p in Partner.objects.filter(code__in={r.partner for r in rows})}
     with transaction.atomic():
+        # Checked under the ledger lock, as associate_customer does, so no month closes meanwhile.
+        ledger.hold_ledger_still()
+        errors = sorted(errors + _import_history_errors(rows, partners), key=_row_number)
+        if errors:
+            raise ValidationFailed(
+                f"The file was rejected: {len(errors)} problem(s); nothing was imported.", details=errors
+            )
         now = clock.now()
         customers = Customer.objects.bulk_create(
             [Customer(account_id=r.account_id, name=r.name, email=r.email, mobile=r.mobile, created_at=now) for r in rows]

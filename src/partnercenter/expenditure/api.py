@@ -40,6 +40,8 @@ def _period(p: selectors.Period) -> dict[str, Any]:
         "end": p.end.isoformat(),
         "last_visible_day": p.last_visible_day.isoformat(),
         "complete_through": p.complete_through.isoformat() if p.complete_through else None,
+        # No dates were given and nothing of this month is queryable yet: last month is shown.
+        "fell_back_to_last_month": p.fell_back,
     }
 
 

@@ -40,9 +40,14 @@ SUMMARY_SORTS = ("account", "name", "expenditure", "refund", "net")
 
 
 def default_period(at: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
-    """This month in the billing time zone (the seed's default for "spent on")."""
-    today = clock.billing_date(at or clock.now())
-    return today.replace(day=1), today
+    """The latest month with queryable data (E2), in the billing time zone: this month, or last
+    month on the days when none of this month is queryable yet (the 1st and the 2nd)."""
+    at = at or clock.now()
+    today = clock.billing_date(at)
+    visible = freshness.last_visible_day(at)
+    if visible >= today.replace(day=1):
+        return today.replace(day=1), today
+    return visible.replace(day=1), today.replace(day=1) - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Period:
     end: dt.date  # inclusive, already clamped to the last visible day (E2)
     last_visible_day: dt.date
     complete_through: dt.date | None
+    # True when no date was given and this month had nothing queryable yet: last month is shown.
+    fell_back: bool = False
 
     @property
     def empty(self) -> bool:
@@ -60,10 +67,11 @@ class Period:
 def period(start: dt.date | None, end: dt.date | None, at: dt.datetime | None = None) -> Period:
     at = at or clock.now()
     d_start, d_end = default_period(at)
+    fell_back = start is None and end is None and d_start < clock.billing_date(at).replace(day=1)
     start = start or d_start
     end = end or d_end
     visible = freshness.last_visible_day(at)
-    return Period(start, min(end, visible), visible, freshness.data_complete_through(at))
+    return Period(start, min(end, visible), visible, freshness.data_complete_through(at), fell_back)
 
 
 def _window_q(user: User, at: dt.datetime, day_field: str) -> Q | None:

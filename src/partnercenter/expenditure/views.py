@@ -149,6 +149,7 @@ def _period_notice(p: selectors.Period) -> dict[str, Any]:
         "start": p.start,
         "end": p.end,
         "empty": p.empty,
+        "fell_back": p.fell_back,
         "complete_through": p.complete_through or p.last_visible_day,
         "tz": str(clock.billing_tz()),
     }

@@ -64,9 +64,17 @@ def money(value: Decimal, currency: str) -> dict[str, str]:
     return {"exact": format(value, "f"), "shown": f"{shown:,}", "currency": currency}
 
 
+AMOUNTS = (*selectors.CLASSES, "net")  # the columns of a row that add up: E − R + A + T = Net
+
+
+def _amounts(values: dict[str, Decimal], currency: str) -> list[tuple[str, dict[str, str]]]:
+    return [(k, money(values[k], currency)) for k in AMOUNTS]
+
+
 def _totals(totals: dict[str, dict[str, Decimal]]) -> list[dict[str, Any]]:
     return [
-        {"currency": cur, **{k: money(v, cur) for k, v in t.items()}} for cur, t in sorted(totals.items())
+        {"currency": cur, **{k: money(v, cur) for k, v in t.items()}, "amounts": _amounts(t, cur)}
+        for cur, t in sorted(totals.items())
     ]
 
 
@@ -227,9 +235,10 @@ def _summary_row(r: selectors.SummaryRow, revealed: frozenset[str], period: sele
         else r.association_type,
         "manager": manager,
         "currency": r.currency,
-        "expenditure": money(r.expenditure, r.currency),
-        "refund": money(r.refund, r.currency),
-        "net": money(r.net, r.currency),
+        "amounts": _amounts(
+            {"expenditure": r.expenditure, "refund": r.refund, "adjustment": r.adjustment, "tax": r.tax, "net": r.net},
+            r.currency,
+        ),
         "expenditure_bills_url": bills("expenditure"),
         "refund_bills_url": bills("refund"),
     }

@@ -119,7 +119,8 @@ _SUMMARY_ROW = re.compile(r'<tr data-account="([^"]+)" data-association="(\w+)" 
 _DETAIL_ROW = re.compile(
     r'<tr data-line="(\d+)" data-account="([^"]+)" data-classification="(\w+)" data-currency="(\w+)">(.*?)</tr>', re.S
 )
-_CELL = re.compile(r'<td[^>]*data-col="(\w+)"(?:[^>]*?data-exact="([^"]*)")?[^>]*>(.*?)</td>', re.S)
+# A value is a cell, or one line of a two-line cell: both carry data-col.
+_CELL = re.compile(r'<(td|div)[^>]*data-col="(\w+)"(?:[^>]*?data-exact="([^"]*)")?[^>]*>(.*?)</\1>', re.S)
 
 
 def totals(html: str) -> dict[str, dict[str, Decimal]]:
@@ -134,7 +135,7 @@ def shown_totals(html: str) -> dict[str, dict[str, str]]:
 
 
 def cells(block: str) -> dict[str, tuple[str, str]]:
-    return {col: (exact, re.sub(r"<[^>]+>", "", content).strip()) for col, exact, content in _CELL.findall(block)}
+    return {col: (exact, re.sub(r"<[^>]+>", "", content).strip()) for _, col, exact, content in _CELL.findall(block)}
 
 
 def summary_rows(html: str) -> dict[tuple[str, str, str], dict[str, tuple[str, str]]]:

@@ -40,7 +40,23 @@ def _period(p: selectors.Period) -> dict[str, Any]:
         "end": p.end.isoformat(),
         "last_visible_day": p.last_visible_day.isoformat(),
         "complete_through": p.complete_through.isoformat() if p.complete_through else None,
+        # No dates were given and nothing of this month is queryable yet: last month is shown.
+        "fell_back_to_last_month": p.fell_back,
     }
+
+
+def _check_period(start: dt.date | None, end: dt.date | None) -> None:
+    if start and end and start > end:
+        raise ValidationFailed(
+            f"start ({start.isoformat()}) must not be after end ({end.isoformat()}).",
+            details=[{"where": "query.start", "why": "after query.end"}],
+        )
+
+
+def _reveal(user: Any, raw: str, where: str) -> frozenset[str]:
+    """The audited reveal of the ``reveal`` option (E5); blank items of the list are ignored."""
+    wanted = [c.strip() for c in raw.split(",") if c.strip()]
+    return services.reveal(user, wanted, where=where) if wanted else frozenset()
 
 
 class SummaryQuery(Schema):
@@ -68,8 +84,7 @@ def summary(request: HttpRequest, q: Query[SummaryQuery]) -> dict[str, Any]:
         raise ValidationFailed("association_type must be reseller or referral.")
     if q.sort.lstrip("-") not in selectors.SUMMARY_SORTS:
         raise ValidationFailed(f"sort must be one of {', '.join(selectors.SUMMARY_SORTS)} (optionally with -).")
-    if q.start and q.end and q.start > q.end:
-        raise ValidationFailed("start must not be after end.")
+    _check_period(q.start, q.end)
     manager_id = None
     if q.manager:
         from partnercenter.partners.selectors import account_managers
@@ -78,7 +93,7 @@ def summary(request: HttpRequest, q: Query[SummaryQuery]) -> dict[str, Any]:
         if m is None:
             raise ValidationFailed(f"No account manager {q.manager!r}.")
         manager_id = m.pk
-    reveal = services.reveal(user, q.reveal.split(","), where="api:/expenditure/summary") if q.reveal else frozenset()
+    reveal = _reveal(user, q.reveal, "api:/expenditure/summary")
     f = selectors.SummaryFilter(q.name, q.start, q.end, manager_id, q.association_type, q.sort)
     limit = max(1, min(q.limit, 500))
     result = selectors.summary(user, f, limit=limit, offset=max(0, q.offset))
@@ -123,6 +138,7 @@ class DetailsQuery(Schema):
     project: str = ""
     limit: int = 50
     offset: int = 0
+    reveal: str = ""
 
 
 def _str(v: Any) -> Any:
@@ -137,16 +153,21 @@ def _str(v: Any) -> Any:
     "/details",
     summary="Expenditure details (line items)",
     description="The line items behind the summary, newest first, with the period's totals per currency. "
-    "Customer names are masked. " + NOTICE,
+    "Customer names are masked unless `reveal=name` asks to see them, for roles allowed to (recorded in the audit "
+    "log). " + NOTICE,
 )
 def details(request: HttpRequest, q: Query[DetailsQuery]) -> dict[str, Any]:
     user = _user(request)
-    if q.start and q.end and q.start > q.end:
-        raise ValidationFailed("start must not be after end.")
+    _check_period(q.start, q.end)
     if q.service_type and q.service_type not in ("cloud", "marketplace"):
         raise ValidationFailed("service_type must be cloud or marketplace.")
     if q.classification and q.classification not in selectors.CLASSES:
         raise ValidationFailed(f"classification must be one of {', '.join(selectors.CLASSES)}.")
+    if {c.strip() for c in q.reveal.split(",") if c.strip()} - {"name"}:
+        raise ValidationFailed(
+            "reveal: only name can be revealed in the details.", details=[{"where": "query.reveal", "why": q.reveal}]
+        )
+    reveal = _reveal(user, q.reveal, "api:/expenditure/details")
     fields = {k: getattr(q, k) for k in selectors.DetailFilter.__dataclass_fields__}
     f = selectors.DetailFilter(**fields)
     limit = max(1, min(q.limit, 500))
@@ -154,7 +175,7 @@ def details(request: HttpRequest, q: Query[DetailsQuery]) -> dict[str, Any]:
     items = []
     for row in result.rows:
         item = {k.replace("customer__", "customer_").replace("partner__", "partner_"): _str(v) for k, v in row.items()}
-        item["customer_name"] = mask_name(row["customer__name"])
+        item["customer_name"] = row["customer__name"] if "name" in reveal else mask_name(row["customer__name"])
         items.append(item)
     return {
         "notice": NOTICE,

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
@@ -40,9 +40,14 @@ SUMMARY_SORTS = ("account", "name", "expenditure", "refund", "net")
 
 
 def default_period(at: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
-    """This month in the billing time zone (the seed's default for "spent on")."""
-    today = clock.billing_date(at or clock.now())
-    return today.replace(day=1), today
+    """The latest month with queryable data (E2), in the billing time zone: this month, or last
+    month on the days when none of this month is queryable yet (the 1st and the 2nd)."""
+    at = at or clock.now()
+    today = clock.billing_date(at)
+    visible = freshness.last_visible_day(at)
+    if visible >= today.replace(day=1):
+        return today.replace(day=1), today
+    return visible.replace(day=1), today.replace(day=1) - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Period:
     end: dt.date  # inclusive, already clamped to the last visible day (E2)
     last_visible_day: dt.date
     complete_through: dt.date | None
+    # True when no date was given and this month had nothing queryable yet: last month is shown.
+    fell_back: bool = False
 
     @property
     def empty(self) -> bool:
@@ -60,10 +67,11 @@ class Period:
 def period(start: dt.date | None, end: dt.date | None, at: dt.datetime | None = None) -> Period:
     at = at or clock.now()
     d_start, d_end = default_period(at)
+    fell_back = start is None and end is None and d_start < clock.billing_date(at).replace(day=1)
     start = start or d_start
     end = end or d_end
     visible = freshness.last_visible_day(at)
-    return Period(start, min(end, visible), visible, freshness.data_complete_through(at))
+    return Period(start, min(end, visible), visible, freshness.data_complete_through(at), fell_back)
 
 
 def _window_q(user: User, at: dt.datetime, day_field: str) -> Q | None:
@@ -206,25 +214,49 @@ class _Group:
         )
 
 
-def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[_Group]:
-    if p.empty:
+@dataclass(frozen=True)
+class _Reach:
+    """What a summary's figures depend on besides the ledger and the filter's text fields.
+
+    ``starts`` (account managers, E3 with E2): customer id → first day shown, only for customers
+    with at least one day inside [period start, last queryable day]; a customer assigned so
+    recently that its first visible day is after the period's end has no figures at all.
+    ``managed``: the customers of the "Account manager" filter at ``at``.
+    """
+
+    partner_ids: tuple[int, ...] | None
+    starts: tuple[tuple[int, dt.date], ...] | None
+    managed: tuple[int, ...] | None
+
+
+def _reach(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> _Reach:
+    ids = scoping.partner_ids_for(user, scoping.Purpose.VIEW)
+    windows = scoping.assignment_windows(user, at)
+    starts = None
+    if windows is not None:
+        first = {w.customer_id: max(clock.billing_date(w.start), p.start) if w.start else p.start for w in windows}
+        starts = tuple(sorted((c, d) for c, d in first.items() if d <= p.end))
+    managed = None
+    if f.manager_id:
+        managed = tuple(sorted(set(_managed_by(f.manager_id, at))))
+    return _Reach(None if ids is None else tuple(sorted(ids)), starts, managed)
+
+
+def _summary_groups(f: SummaryFilter, p: Period, reach: _Reach) -> list[_Group]:
+    if p.empty or reach.starts == () or reach.managed == ():
         return []
     subqueries = []
     if f.name:
         subqueries.append(Customer.objects.filter(name__icontains=f.name).values("pk").query.sql_with_params())
-    if f.manager_id:
-        subqueries.append(_managed_by(f.manager_id, at).query.sql_with_params())
-    windows = scoping.assignment_windows(user, at)
-    starts = None
-    if windows is not None:
-        starts = {w.customer_id: clock.billing_date(w.start) if w.start else p.start for w in windows}
+    if reach.managed is not None:
+        subqueries.append(Customer.objects.filter(pk__in=reach.managed).values("pk").query.sql_with_params())
     grouped = running.period_rows(
-        scoping.partner_ids_for(user, scoping.Purpose.VIEW),
+        None if reach.partner_ids is None else list(reach.partner_ids),
         p.start,
         p.end,
         association_type=f.association_type,
         customer_subqueries=subqueries,
-        windows=starts,
+        windows=None if reach.starts is None else dict(reach.starts),
     )
     groups = []
     e15, e7, make = _E15, _E7, _Group
@@ -293,9 +325,10 @@ def _fill_managers(rows: list[SummaryRow], user: User, at: dt.datetime) -> None:
 
 # Grouped summary rows of recent filters, per process. Paging, sorting and revealing a column
 # re-use them instead of seeking every customer's running totals again. An entry is valid while
-# the ledger version (bumped by every ingestion batch), the user's scope, the account-manager
-# assignments, the filter and the period are unchanged; entries also age out after a few
-# minutes so out-of-band edits (a customer renamed in the admin) show up.
+# the ledger version (bumped by every ingestion batch), the user's scope (with an account
+# manager's first visible day per customer), the customers of the manager filter, the filter and
+# the period are unchanged; entries also age out after a few minutes so out-of-band edits (a
+# customer renamed in the admin) show up.
 _CACHE_SIZE = 32
 _CACHE_SECONDS = 300.0
 _cache: OrderedDict[tuple[Any, ...], tuple[float, list[_Group]]] = OrderedDict()
@@ -307,35 +340,25 @@ def clear_summary_cache() -> None:
         _cache.clear()
 
 
-def _cache_key(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> tuple[Any, ...]:
+def _cache_key(f: SummaryFilter, p: Period, reach: _Reach) -> tuple[Any, ...]:
     from partnercenter.usage.ingest import ledger_version
 
-    windows = scoping.assignment_windows(user, at)
-    assignments = AccountManagerAssignment.objects.aggregate(n=Count("pk"), ended=Count("ended_at"), last=Max("pk"))
-    ids = scoping.partner_ids_for(user, scoping.Purpose.VIEW)
-    return (
-        ledger_version(),
-        tuple(sorted(ids)) if ids is not None else None,
-        None if windows is None else tuple(sorted((w.customer_id, w.start) for w in windows)),
-        tuple(assignments.values()),
-        f.name,
-        f.manager_id,
-        f.association_type,
-        p.start,
-        p.end,
-    )
+    # Everything the grouped rows are computed from: the ledger, the scope with each account
+    # manager's first visible days, the customers of the manager filter, the filter and the period.
+    return (ledger_version(), reach, f.name, f.association_type, p.start, p.end)
 
 
 def _groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[_Group]:
     """The filter's grouped rows (a fresh list the caller may sort)."""
-    key = _cache_key(user, f, at, p)
+    reach = _reach(user, f, at, p)
+    key = _cache_key(f, p, reach)
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and now - hit[0] < _CACHE_SECONDS:
             _cache.move_to_end(key)
             return list(hit[1])
-    groups = _summary_groups(user, f, at, p)
+    groups = _summary_groups(f, p, reach)
     with _cache_lock:
         _cache[key] = (now, groups)
         while len(_cache) > _CACHE_SIZE:

@@ -27,7 +27,11 @@ def reveal(user: User, columns: Iterable[str], *, where: str) -> frozenset[str]:
         return wanted
     unknown = sorted(wanted - set(SENSITIVE_COLUMNS))
     if unknown:
-        raise ValidationFailed(f"Unknown sensitive column(s): {', '.join(unknown)}.")
+        raise ValidationFailed(
+            f"reveal: {', '.join(unknown)} cannot be revealed; the columns that can are "
+            f"{', '.join(SENSITIVE_COLUMNS)}.",
+            details=[{"where": "query.reveal", "why": f"unknown column {c!r}"} for c in unknown],
+        )
     if not may_reveal(user):
         raise Forbidden("Your role may not see customers' sensitive data.", code="reveal_forbidden")
     audit.record(user, "sensitive.reveal", partner=user.partner, target=where, columns=sorted(wanted))

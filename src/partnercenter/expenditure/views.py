@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
@@ -29,7 +29,7 @@ from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.core import clock, menus
 from partnercenter.core.decorators import current_user, forbidden, menu_required
-from partnercenter.core.errors import DomainError, Forbidden
+from partnercenter.core.errors import DomainError, Forbidden, ValidationFailed
 from partnercenter.core.masking import mask_email, mask_mobile, mask_name
 from partnercenter.core.money import round_minor
 from partnercenter.exports import services as export_services
@@ -64,9 +64,17 @@ def money(value: Decimal, currency: str) -> dict[str, str]:
     return {"exact": format(value, "f"), "shown": f"{shown:,}", "currency": currency}
 
 
+AMOUNTS = (*selectors.CLASSES, "net")  # the columns of a row that add up: E − R + A + T = Net
+
+
+def _amounts(values: dict[str, Decimal], currency: str) -> list[tuple[str, dict[str, str]]]:
+    return [(k, money(values[k], currency)) for k in AMOUNTS]
+
+
 def _totals(totals: dict[str, dict[str, Decimal]]) -> list[dict[str, Any]]:
     return [
-        {"currency": cur, **{k: money(v, cur) for k, v in t.items()}} for cur, t in sorted(totals.items())
+        {"currency": cur, **{k: money(v, cur) for k, v in t.items()}, "amounts": _amounts(t, cur)}
+        for cur, t in sorted(totals.items())
     ]
 
 
@@ -124,15 +132,46 @@ def _query(request: HttpRequest, **changes: str | None) -> str:
     return f"{request.path}?{text}" if text else request.path
 
 
-def _revealed(request: HttpRequest, user: User, allowed: tuple[str, ...]) -> frozenset[str]:
-    """The columns this request explicitly asks to see in full; audited by ``services.reveal``.
-    Raises Forbidden for roles that may not reveal, ValidationFailed for unknown columns."""
+def _revealed(request: HttpRequest, user: User, allowed: tuple[str, ...]) -> tuple[frozenset[str], list[str]]:
+    """The columns this request explicitly asks to see in full (audited by ``services.reveal``),
+    and the problem with the ``reveal`` option if it names something that cannot be revealed.
+    Raises Forbidden for roles that may not reveal."""
     raw = request.GET.get("reveal", "")
     wanted = [c.strip() for c in raw.split(",") if c.strip()]
     if not wanted:
-        return frozenset()
-    shown = services.reveal(user, wanted, where=WHERE)
-    return shown & frozenset(allowed)
+        return frozenset(), []
+    try:
+        shown = services.reveal(user, wanted, where=WHERE)
+    except ValidationFailed:
+        unknown = ", ".join(sorted(set(wanted) - set(services.SENSITIVE_COLUMNS)))
+        return frozenset(), [
+            _("The reveal option “%(value)s” is not valid: only name, email and mobile can be shown in full.")
+            % {"value": unknown}
+        ]
+    return shown & frozenset(allowed), []
+
+
+def _problems(form: SummaryFilterForm | DetailFilterForm) -> list[str]:
+    """Search options that make the search meaningless (a date that is not one, a start after the
+    end): the page shows them, and only them, instead of an empty result."""
+    form.is_valid()
+    out = [_("%(field)s: %(error)s") % {"field": _("Spent on"), "error": e} for e in form.non_field_errors()]
+    for name in ("start", "end"):
+        out += [_("%(field)s: %(error)s") % {"field": form.fields[name].label, "error": e} for e in form.errors.get(name, [])]
+    return out
+
+
+def _problem_context(request: HttpRequest, tab: str, form: Any, problems: list[str]) -> dict[str, Any]:
+    """The page for search options that cannot be searched: the filters and the message."""
+    return {
+        "tab": tab,
+        "form": form,
+        "problems": problems,
+        "period": _period_notice(selectors.period(None, None)),
+        "dates": {"start": request.GET.get("start", ""), "end": request.GET.get("end", "")},
+        "sort": "-expenditure",
+        "next": _next_url(request),
+    }
 
 
 def _eyes(request: HttpRequest, revealed: frozenset[str], columns: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -149,13 +188,14 @@ def _period_notice(p: selectors.Period) -> dict[str, Any]:
         "start": p.start,
         "end": p.end,
         "empty": p.empty,
+        "fell_back": p.fell_back,
         "complete_through": p.complete_through or p.last_visible_day,
         "tz": str(clock.billing_tz()),
     }
 
 
-def _render(request: HttpRequest, partial: str, context: dict[str, Any]) -> HttpResponse:
-    response = render(request, partial if _is_htmx(request) else "expenditure/index.html", context)
+def _render(request: HttpRequest, partial: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    response = render(request, partial if _is_htmx(request) else "expenditure/index.html", context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     add_never_cache_headers(response)  # a revealed page must not be cached
     return response
@@ -195,9 +235,10 @@ def _summary_row(r: selectors.SummaryRow, revealed: frozenset[str], period: sele
         else r.association_type,
         "manager": manager,
         "currency": r.currency,
-        "expenditure": money(r.expenditure, r.currency),
-        "refund": money(r.refund, r.currency),
-        "net": money(r.net, r.currency),
+        "amounts": _amounts(
+            {"expenditure": r.expenditure, "refund": r.refund, "adjustment": r.adjustment, "tax": r.tax, "net": r.net},
+            r.currency,
+        ),
         "expenditure_bills_url": bills("expenditure"),
         "refund_bills_url": bills("refund"),
     }
@@ -222,8 +263,11 @@ def _summary_context(request: HttpRequest, user: User) -> dict[str, Any]:
     f = form.to_filter()
     if f.sort.lstrip("-") not in selectors.SUMMARY_SORTS:
         f = selectors.SummaryFilter(f.name, f.start, f.end, f.manager_id, f.association_type, "-expenditure")
+    problems = _problems(form)
+    revealed, bad_reveal = _revealed(request, user, services.SENSITIVE_COLUMNS) if not problems else (frozenset(), [])
+    if problems or bad_reveal:
+        return _problem_context(request, "summary", form, problems + bad_reveal)
     may_reveal = services.may_reveal(user)
-    revealed = _revealed(request, user, services.SENSITIVE_COLUMNS)
     at = clock.now()
     pager = Pager(_page_number(request), SUMMARY_PAGE_SIZE, 0)
     result = selectors.summary(user, f, limit=pager.size, offset=pager.offset, at=at)
@@ -290,8 +334,11 @@ def _detail_row(row: dict[str, Any], revealed: frozenset[str]) -> dict[str, Any]
 def _details_context(request: HttpRequest, user: User) -> dict[str, Any]:
     form = DetailFilterForm(request.GET, user=user)
     f = form.to_filter()
+    problems = _problems(form)
+    revealed, bad_reveal = _revealed(request, user, ("name",)) if not problems else (frozenset(), [])
+    if problems or bad_reveal:
+        return _problem_context(request, "details", form, problems + bad_reveal)
     may_reveal = services.may_reveal(user)
-    revealed = _revealed(request, user, ("name",))
     at = clock.now()
     pager = Pager(_page_number(request), DETAILS_PAGE_SIZE, 0)
     result = selectors.details(user, f, limit=pager.size, offset=pager.offset, at=at)
@@ -332,12 +379,12 @@ def _tab(request: HttpRequest, tab: str) -> HttpResponse:
             context = _summary_context(request, user)
     except Forbidden:
         return forbidden(request, _("Your role may not see customers' sensitive data."))
-    except DomainError as exc:
-        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
     context["classifications"] = Classification.choices
     context["shows_exports"] = scoping.has_menu(user, menus.EXPORTS)
     partial = "expenditure/_details_results.html" if tab == "details" else "expenditure/_summary_results.html"
-    return _render(request, partial, context)
+    # A whole page for bad search options says 400; an htmx swap needs a 2xx to show the message.
+    status = 400 if context.get("problems") and not _is_htmx(request) else 200
+    return _render(request, partial, context, status)
 
 
 @menu_required(menus.CUSTOMER_EXPENDITURE)

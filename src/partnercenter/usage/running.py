@@ -150,12 +150,15 @@ def period_rows(
     lower = "%s"
     join_w = ""
     if windows is not None:
+        # A customer whose first visible day is after ``end`` has nothing to show; seeking it
+        # would subtract the days after ``end`` from the running total and give a negative.
+        windows = {c: max(first, start) for c, first in windows.items() if max(first, start) <= end}
         if not windows:
             return []
         values = ", ".join(["(%s, %s)"] * len(windows))
         cte = f"WITH w (customer_id, start_day) AS (VALUES {values}) "
         for customer_id, first in windows.items():
-            params += [customer_id, p(max(first, start))]
+            params += [customer_id, p(first)]
         join_w = "JOIN w ON w.customer_id = k.customer_id "
         lower = "w.start_day"
         if pg:

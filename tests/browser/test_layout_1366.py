@@ -35,7 +35,7 @@ PAGES: dict[str, tuple[str, list[str]]] = {
         [
             "#summary-table th.num",
             "#summary-table td.num",
-            "#summary-table td[data-col=manager]",
+            "#summary-table [data-col=manager]",
             "#summary-table td.operations a",
         ],
     ),

@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from partnercenter.core.money import (
     CONTEXT,
+    MINOR_UNITS,
     ExactSum,
     InvalidAmount,
     amount,
     canonical,
+    is_currency,
+    parse_ledger_amount,
     round_minor,
     to_str,
 )
@@ -243,3 +246,58 @@ def test_sums_come_back_in_the_same_form_on_every_engine(org):
     total = DailyRollup.objects.aggregate(t=ExactSum("amount"))["t"]
     assert total == Decimal(1000)
     assert str(total) == "1000"
+
+
+# --- the ledger's accepted amounts and currencies -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1000000000000", Decimal("1000000000000")),
+        ("-1000000000000.000000000000000", Decimal("-1000000000000")),
+        ("999999999999.999999999999999", Decimal("999999999999.999999999999999")),
+        (" 1.5\t", Decimal("1.5")),
+        ("+2", Decimal(2)),
+        ("1E+3", Decimal(1000)),
+        (".5", Decimal("0.5")),
+        ("5.", Decimal(5)),
+    ],
+)
+def test_parse_ledger_amount_accepts(text, expected):
+    assert parse_ledger_amount(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("1000000000000.000000000000001", "outside the accepted range"),
+        ("1e13", "outside the accepted range"),
+        ("9300000000000000000", "outside the accepted range"),
+        ("1_000.00", "not a decimal number"),
+        ("١٢٣", "not a decimal number"),
+        ("1,5", "not a decimal number"),
+        ("NaN", "not a decimal number"),
+        ("", "not a decimal number"),
+        ("1.0000000000000001", "more than 15 decimal places"),
+    ],
+)
+def test_parse_ledger_amount_refuses(text, reason):
+    with pytest.raises(InvalidAmount, match=reason):
+        parse_ledger_amount(text)
+
+
+@pytest.mark.parametrize("text", ["1_000", "١٢٣", "１２", "0x10"])
+def test_amount_refuses_loose_text(text):
+    with pytest.raises(InvalidAmount, match="not a decimal number"):
+        amount(text)
+
+
+def test_iso_4217_table():
+    assert (MINOR_UNITS["USD"], MINOR_UNITS["CNY"], MINOR_UNITS["JPY"], MINOR_UNITS["KWD"], MINOR_UNITS["CLF"]) == (
+        2, 2, 0, 3, 4,
+    )
+    assert all(len(c) == 3 and c.isupper() and c.isascii() for c in MINOR_UNITS)
+    assert not is_currency("XYZ") and not is_currency("XXX") and not is_currency("usd")
+    assert round_minor(Decimal("2.5"), "KRW") == Decimal(3)
+    assert round_minor(Decimal("1.0005"), "BHD") == Decimal("1.001")

@@ -15,6 +15,7 @@ on every connection (it adds ``Decimal`` values in Python).
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -31,11 +32,74 @@ ZERO = Decimal(0)
 CONTEXT = decimal.Context(prec=60, rounding=ROUNDING, traps=[decimal.InvalidOperation, decimal.Overflow])
 _QUANT = Decimal(1).scaleb(-SCALE)
 _ONE = Decimal(1)
-MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "JPY": 0, "HKD": 2, "SGD": 2, "GBP": 2}
+
+# ISO 4217 currency codes in current use and their minor units (decimal places). Funds, precious
+# metals and test codes without minor units (XAU, XDR, XTS, XXX, ...) are not currencies a bill is
+# written in and are left out.
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF"), 0),
+    **dict.fromkeys(("UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+    **dict.fromkeys(
+        """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN
+        BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL
+        GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD
+        LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN
+        PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB
+        TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG""".split(),
+        2,
+    ),
+}
+
+# The ledger's accepted range (docs/architecture.md, "Usage ledger"): a line item's amount is at
+# most 10^12 in magnitude. Twelve integer digits and 15 places keep every amount inside numeric(38, 15)
+# with room for sums, and keep a running total's integer part (money.split) ~9 million maximal rows
+# away from a 64-bit overflow.
+MAX_AMOUNT = Decimal(10**12)
+# Quantities are not money: they may use the whole stored range (below 10^23).
+MAX_QUANTITY = Decimal(10) ** (MAX_DIGITS - SCALE) - Decimal(1).scaleb(-SCALE)
+
+# Plain ASCII decimal notation: optional sign, digits with at most one point, optional exponent.
+# Python's Decimal() also takes "1_000", non-ASCII digits, "Infinity" and "NaN": all refused here.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 class InvalidAmount(ValueError):
     pass
+
+
+def is_currency(code: str) -> bool:
+    """An ISO 4217 code this product bills in (upper case)."""
+    return code in MINOR_UNITS
+
+
+def _decimal_from_text(text: str) -> Decimal:
+    if not _DECIMAL_TEXT.fullmatch(text):
+        if text.lower().lstrip("+-") in ("nan", "snan", "inf", "infinity"):
+            raise InvalidAmount(f"{text!r} is not a finite number")
+        raise InvalidAmount(f"{text!r} is not a decimal number")
+    return Decimal(text)
+
+
+def parse_ledger_amount(text: str, limit: Decimal = MAX_AMOUNT) -> Decimal:
+    """A line item's amount from its text: plain decimal notation, at most 15 places, at most
+    ``limit`` in magnitude. Raises :class:`InvalidAmount` with the reason (not the text)."""
+    text = text.strip(" \t")
+    if not _DECIMAL_TEXT.fullmatch(text):
+        raise InvalidAmount("not a decimal number")
+    d = Decimal(text)
+    # Plain notation with at most SCALE characters after the point cannot have more than SCALE
+    # places, so the exponent need not be looked at (``as_tuple`` is the costly part).
+    dot = text.find(".")
+    if "e" in text or "E" in text or (dot >= 0 and len(text) - dot - 1 > SCALE):
+        exp = d.as_tuple().exponent
+        if isinstance(exp, int) and exp < -SCALE:
+            # More places than we keep would be silently rounded: refuse instead.
+            raise InvalidAmount(f"more than {SCALE} decimal places")
+    if d.copy_abs() > limit:
+        raise InvalidAmount(f"outside the accepted range (at most {limit:f} in magnitude)")
+    return d
 
 
 def amount(value: Any) -> Decimal:
@@ -45,11 +109,7 @@ def amount(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         d = value
     else:
-        text = str(value).strip()
-        try:
-            d = Decimal(text)
-        except decimal.InvalidOperation:
-            raise InvalidAmount(f"{text!r} is not a decimal number") from None
+        d = _decimal_from_text(str(value).strip())
     if not d.is_finite():
         raise InvalidAmount(f"{value!r} is not a finite number")
     exponent = d.as_tuple().exponent

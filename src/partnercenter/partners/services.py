@@ -21,7 +21,7 @@ from django.db.models import Q
 
 from partnercenter.accounts.models import User
 from partnercenter.accounts.roles import Role
-from partnercenter.core import audit, clock
+from partnercenter.core import audit, clock, limits
 from partnercenter.core.errors import Conflict, NotFound, ValidationFailed
 from partnercenter.usage import selectors as ledger
 
@@ -126,6 +126,11 @@ def create_customer(
         problems.append(f"association_type: must be one of {', '.join(AssociationType.values)}")
     elif partner is not None and partner.kind not in _kinds_allowing(association_type):
         problems.append(f"association_type: a {partner.get_kind_display()} cannot hold {association_type} customers")
+    if valid_from is not None:
+        try:
+            limits.check_instant(valid_from)
+        except limits.OutOfRange as e:
+            problems.append(f"valid_from: {e}")
     if Customer.objects.filter(account_id=account_id).exists():
         raise Conflict(f"Customer {account_id!r} already exists.", code="customer_exists")
     if problems:
@@ -313,7 +318,10 @@ def parse_customer_csv(text: str) -> tuple[list[CustomerRow], list[str]]:
         elif partner is not None and partner.kind not in _kinds_allowing(r["association_type"]):
             problems.append(f"association_type: partner {partner.code!r} cannot hold {r['association_type']} customers")
         try:
-            valid_from = dt.date.fromisoformat(r["valid_from"])
+            valid_from = limits.check_day(dt.date.fromisoformat(r["valid_from"]))
+        except limits.OutOfRange as e:
+            problems.append(f"valid_from: {r['valid_from']!r} is {e}")
+            valid_from = dt.date.min
         except ValueError:
             problems.append(f"valid_from: {r['valid_from']!r} is not a date (YYYY-MM-DD)")
             valid_from = dt.date.min

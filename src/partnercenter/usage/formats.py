@@ -13,6 +13,7 @@ import decimal
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -106,15 +107,62 @@ class Source:
         self.header = header
         self.rows = rows
         self.first_row = first_row
+        # Text files: the line the current row starts on (a quoted field may span lines).
+        self.line = 0
+
+
+class UnreadableInput(ValueError):
+    """The input cannot be read to its end (damaged compression, broken CSV quoting, not UTF-8):
+    nothing of it is taken. The message says where and why."""
+
+
+def _reading_problem(e: Exception, line: int) -> UnreadableInput:
+    where = f"line {line}: " if line else ""
+    if isinstance(e, EOFError):
+        return UnreadableInput("the compressed data ends early: the file is truncated")
+    if isinstance(e, gzip.BadGzipFile):
+        return UnreadableInput("the file is not gzip-compressed, though its name ends in .gz")
+    if isinstance(e, zlib.error):
+        return UnreadableInput(f"the compressed data is damaged ({e})")
+    if isinstance(e, UnicodeDecodeError):
+        # Decoding runs ahead of the rows by a buffer: no line number would be reliable.
+        return UnreadableInput("the file is not UTF-8 text")
+    if isinstance(e, csv.Error) and "field larger than field limit" in str(e):
+        return UnreadableInput(f"{where}a field is longer than {csv.field_size_limit()} characters")
+    if isinstance(e, csv.Error) and "unexpected end of data" in str(e):
+        return UnreadableInput(f"{where}a quoted field opened here is still open at the end of the file")
+    if isinstance(e, csv.Error) and "expected after" in str(e):
+        return UnreadableInput(f"{where}a quoted field opened here closes with text after its quote")
+    return UnreadableInput(f"{where}{e}")
+
+
+_READING_ERRORS = (EOFError, OSError, zlib.error, UnicodeDecodeError, csv.Error)
 
 
 def _csv_source(stream: IO[str]) -> Source:
-    reader = csv.reader(stream)
+    # strict: a quote must close its field (``"a"b`` and a quote still open at the end of the
+    # file are refused rather than silently read as something else).
+    reader = csv.reader(stream, strict=True)
     try:
         header = [h.strip().lstrip("\ufeff") for h in next(reader)]
     except StopIteration:
         header = []
-    return Source(header, reader)
+    except _READING_ERRORS as e:
+        raise _reading_problem(e, reader.line_num or 1) from None
+    source = Source(header, iter(()))
+
+    def rows() -> Iterator[list[str]]:
+        end = reader.line_num
+        try:
+            for row in reader:
+                source.line = end + 1
+                end = reader.line_num
+                yield row
+        except _READING_ERRORS as e:
+            raise _reading_problem(e, end + 1) from None
+
+    source.rows = rows()
+    return source
 
 
 def _records_source(records: Iterable[dict[str, Any]]) -> Source:
@@ -158,12 +206,16 @@ def _parquet_source(path: Path) -> Source:
 
 
 def _ndjson_records(stream: IO[str]) -> Iterator[dict[str, Any]]:
-    for n, line in enumerate(stream, start=1):
-        if line.strip():
-            try:
-                yield json.loads(line, parse_float=decimal.Decimal)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"line {n}: not JSON ({e.msg})") from None
+    n = 0
+    try:
+        for n, line in enumerate(stream, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line, parse_float=decimal.Decimal)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"line {n}: not JSON ({e.msg})") from None
+    except _READING_ERRORS as e:
+        raise _reading_problem(e, n + 1) from None
 
 
 def open_path(path: Path) -> tuple[Source, IO[Any] | None]:
@@ -174,14 +226,23 @@ def open_path(path: Path) -> tuple[Source, IO[Any] | None]:
     opener: Any = gzip.open if name.endswith(".gz") else open
     stream = opener(path, "rt", encoding="utf-8-sig", newline="")
     base = name[:-3] if name.endswith(".gz") else name
-    if base.endswith((".ndjson", ".jsonl")):
-        return _records_source(_ndjson_records(stream)), stream
-    if base.endswith(".json"):
-        data = json.load(stream, parse_float=decimal.Decimal)
-        if isinstance(data, dict):
-            data = data.get("items", [])
-        return _records_source(data), stream
-    return _csv_source(stream), stream
+    try:
+        if base.endswith((".ndjson", ".jsonl")):
+            return _records_source(_ndjson_records(stream)), stream
+        if base.endswith(".json"):
+            try:
+                data = json.load(stream, parse_float=decimal.Decimal)
+            except _READING_ERRORS as e:
+                raise _reading_problem(e, 0) from None
+            if isinstance(data, dict):
+                data = data.get("items", [])
+            if not isinstance(data, list):
+                raise UnreadableInput('a JSON file holds a list of records, or {"items": [records]}')
+            return _records_source(data), stream
+        return _csv_source(stream), stream
+    except Exception:
+        stream.close()
+        raise
 
 
 def from_records(records: Iterable[dict[str, Any]]) -> Source:

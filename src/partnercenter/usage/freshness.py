@@ -23,6 +23,25 @@ def is_day_visible(day: dt.date, at: dt.datetime | None = None) -> bool:
     return day <= last_visible_day(at)
 
 
+def advance(source: str, until: dt.datetime) -> None:
+    """Record that an accepted batch of ``source`` delivered usage up to ``until`` (its latest
+    ChargePeriodEnd). Called inside the ingesting transaction, which holds the ingestion lock.
+
+    Freshness never moves back: a source's mark only rises, and a source seen for the first time
+    starts no earlier than the overall mark (``complete_until``), so an older or partial batch,
+    under its own source or a new one, cannot pull "complete through" back for everyone.
+    """
+    fresh = Freshness.objects.select_for_update().filter(source=source).first()
+    if fresh is None:
+        overall = complete_until()
+        start = until if overall is None else max(until, overall)
+        Freshness.objects.create(source=source, complete_until=start, updated_at=clock.now())
+    elif until > fresh.complete_until:
+        fresh.complete_until = until
+        fresh.updated_at = clock.now()
+        fresh.save(update_fields=["complete_until", "updated_at"])
+
+
 def complete_until() -> dt.datetime | None:
     """Instant (UTC, exclusive) up to which every source has delivered its usage."""
     values = list(Freshness.objects.values_list("complete_until", flat=True))

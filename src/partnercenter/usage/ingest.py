@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import decimal
 import hashlib
 import json
 from collections import defaultdict
@@ -34,12 +33,20 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from partnercenter.core import clock
-from partnercenter.core.money import CONTEXT, SCALE, canonical, split
+from partnercenter.core import clock, limits
+from partnercenter.core.money import (
+    CONTEXT,
+    MAX_QUANTITY,
+    InvalidAmount,
+    canonical,
+    is_currency,
+    parse_ledger_amount,
+    split,
+)
 from partnercenter.partners.models import Customer, CustomerAssociation
 
-from . import formats, running
-from .models import BillingMode, ClosedMonth, Freshness, IngestBatch, LedgerVersion
+from . import formats, freshness, running
+from .models import BillingMode, ClosedMonth, IngestBatch, LedgerVersion
 
 CHUNK = 5_000
 ROLLUP_FLUSH = 100_000  # rollup keys held in memory before they are added to the table
@@ -94,7 +101,45 @@ LINE_COLUMNS = (
     "x_order_id",
     "x_line_id",
     "is_correction",
+    "source_row",
 )
+# What a row says, as stored (not what ingestion derived from it, nor when): two native rows with
+# one line id must agree on all of these. Stored column -> logical field (formats.FIELDS).
+CONTENT_COLUMNS = {
+    "customer_id": "account",
+    "charge_period_start": "start",
+    "charge_period_end": "end",
+    "billing_period_start": "billing_period_start",
+    "billing_period_end": "billing_period_end",
+    "charge_category": "category",
+    "charge_class": "charge_class",
+    "charge_description": "description",
+    "charge_frequency": "frequency",
+    "pricing_category": "pricing_category",
+    "billed_cost": "billed_cost",
+    "list_cost": "list_cost",
+    "effective_cost": "effective_cost",
+    "billing_currency": "currency",
+    "pricing_quantity": "quantity",
+    "pricing_unit": "unit",
+    "provider_name": "provider",
+    "publisher_name": "publisher",
+    "service_type": "service_type",
+    "service_name": "service_name",
+    "service_category": "service_category",
+    "sku_id": "sku",
+    "region_id": "region_id",
+    "region_name": "region_name",
+    "resource_id": "resource_id",
+    "resource_name": "resource_name",
+    "resource_type": "resource_type",
+    "x_project": "project",
+    "x_billing_mode": "billing_mode",
+    "x_order_id": "order_id",
+}
+_CONTENT_AT = [LINE_COLUMNS.index(c) for c in CONTENT_COLUMNS]
+_SOURCE_ROW_AT = LINE_COLUMNS.index("source_row")
+_LINE_ID_AT = LINE_COLUMNS.index("x_line_id")
 ROLLUP_KEY = (
     "day",
     "customer_id",
@@ -168,23 +213,6 @@ class _Rollback(Exception):
     pass
 
 
-def _parse_amount(text: str) -> Decimal:
-    d = Decimal(text)
-    if not d.is_finite():
-        raise decimal.InvalidOperation
-    # Plain notation with at most SCALE characters after the point cannot have more than SCALE
-    # places, so the exponent need not be looked at (``as_tuple`` is the costly part).
-    dot = text.find(".")
-    if "e" in text or "E" in text or (dot >= 0 and len(text) - dot - 1 > SCALE):
-        exp = d.as_tuple().exponent
-        if isinstance(exp, int) and exp < -SCALE:
-            # More places than we keep would be silently rounded: refuse instead.
-            raise ValueError(f"more than {SCALE} decimal places")
-    if d.adjusted() >= 23:
-        raise ValueError("too large")
-    return d
-
-
 class _Context:
     """Per-batch caches: customers, associations, time parsing, closed months."""
 
@@ -237,12 +265,62 @@ class _Context:
         value = dt.datetime.fromisoformat(text)
         if value.tzinfo is None:
             raise ValueError("needs a time zone (FOCUS timestamps are UTC, e.g. 2026-05-01T00:00:00Z)")
-        value = value.astimezone(dt.UTC)
+        value = limits.check_instant(value).astimezone(dt.UTC)
         local = value.astimezone(self.tz).date()
         hit = (value, local, local.replace(day=1))
         if len(self.times) < 200_000:
             self.times[text] = hit
         return hit
+
+
+def _time_problem(text: str, e: ValueError) -> str:
+    if isinstance(e, limits.OutOfRange):
+        return f"{text!r} is {e}"
+    return f"{text!r} is not an ISO 8601 timestamp ({e})"
+
+
+def _quantity(text: str) -> Decimal:
+    return parse_ledger_amount(text, MAX_QUANTITY)
+
+
+def _differences(new: tuple[Any, ...], old: tuple[Any, ...] | list[Any], col_name: dict[str, str]) -> list[str]:
+    """The columns in which a row's content (``new``, a LINE_COLUMNS tuple) differs from ``old``
+    (CONTENT_COLUMNS values). Values compare as values: 1.50 equals 1.5, instants by the instant."""
+    names = CONTENT_COLUMNS.values()
+    return [col_name[logical] for i, o, logical in zip(_CONTENT_AT, old, names, strict=True) if new[i] != o]
+
+
+def _content(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(values[i] for i in _CONTENT_AT)
+
+
+def _stored_clashes(
+    writer: _Writer, rows: list[tuple[Any, ...]], batch_id: int, col_name: dict[str, str]
+) -> tuple[set[bytes], list[tuple[int, str]]]:
+    """Native rows whose line id is already stored: their identities, and (row, reason) for each
+    one whose content differs from the stored row's."""
+    stored = writer.stored([r[0] for r in rows])
+    clashes: list[tuple[int, str]] = []
+    if not stored:
+        return set(), clashes
+    names: dict[int, str] = {}
+    for r in rows:
+        old = stored.get(r[0])
+        if old is None:
+            continue
+        diff = _differences(r, old[2:], col_name)
+        if not diff:
+            continue
+        old_batch, old_row = old[0], old[1]
+        if old_batch == batch_id:
+            where = f"row {old_row} of this batch"
+        else:
+            if old_batch not in names:
+                names[old_batch] = IngestBatch.objects.filter(pk=old_batch).values_list("file_name", flat=True).first() or ""
+            where = f"batch #{old_batch}" + (f" {names[old_batch]!r}" if names[old_batch] else "")
+            where += f", row {old_row}" if old_row else ""
+        clashes.append((r[_SOURCE_ROW_AT], f"line id {r[_LINE_ID_AT]!r} is already stored ({where}) with a different {', '.join(diff)}"))
+    return set(stored), clashes
 
 
 def _classify(category: str, billed: Decimal) -> str:
@@ -314,6 +392,28 @@ class _Writer:
             part = identities[i : i + step]
             cur.execute(f"SELECT identity FROM usage_lineitem WHERE identity IN ({','.join('?' * len(part))})", part)
             found.update(bytes(r[0]) for r in cur.fetchall())
+        return found
+
+    def stored(self, identities: list[bytes]) -> dict[bytes, tuple[Any, ...]]:
+        """Rows already stored under these identities: (batch id, source row, *CONTENT_COLUMNS)."""
+        cols = ", ".join(("identity", "batch_id", "source_row", *CONTENT_COLUMNS))
+        found: dict[bytes, tuple[Any, ...]] = {}
+        if self.vendor == "postgresql":
+            import psycopg
+
+            with psycopg.Cursor(self.raw) as pcur:
+                pcur.execute(f"SELECT {cols} FROM usage_lineitem WHERE identity = ANY(%s)", [identities])
+                found.update((bytes(r[0]), tuple(r[1:])) for r in pcur.fetchall())
+            return found
+        cur = self.raw.cursor()
+        for i in range(0, len(identities), 900):
+            part = identities[i : i + 900]
+            cur.execute(f"SELECT {cols} FROM usage_lineitem WHERE identity IN ({','.join('?' * len(part))})", part)
+            # The connection parses datetime columns; ingestion compares the text it writes.
+            found.update(
+                (bytes(r[0]), tuple(v.isoformat(" ") if isinstance(v, dt.datetime) else v for v in r[1:]))
+                for r in cur.fetchall()
+            )
         return found
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
@@ -532,12 +632,13 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
     complete_until: dt.datetime | None = None
     pending: list[tuple[Any, ...]] = []
     pending_meta: list[tuple[tuple[Any, ...], Decimal, str, str, bool]] = []
-    seen_in_chunk: set[bytes] = set()
+    # identity -> (row number, values) of the chunk's rows: a repeated native line id is compared
+    seen_in_chunk: dict[bytes, tuple[int, tuple[Any, ...]]] = {}
     chunk = CHUNK
     add = CONTEXT.add
-    parse_amount = _parse_amount
+    parse_amount = parse_ledger_amount
     to_text = canonical
-    amount_errors = (decimal.InvalidOperation, ValueError)
+    amount_errors = InvalidAmount
 
     # timestamp text -> (UTC datetime, day, month, and their SQLite texts); via ctx.time, which
     # raises the ValueError reported for a bad timestamp.
@@ -568,7 +669,17 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
     def flush() -> None:
         if not pending:
             return
-        present = writer.existing([r[0] for r in pending])
+        if native:
+            present, clashes = _stored_clashes(writer, pending, batch_id, col_name)
+            for clash_row, reason in clashes:
+                error(clash_row, col_name["line_id"], reason)
+            if clashes:
+                pending.clear()
+                pending_meta.clear()
+                seen_in_chunk.clear()
+                return
+        else:
+            present = writer.existing([r[0] for r in pending])
         if present:
             keep = [r[0] not in present for r in pending]
             fresh = [r for r, k in zip(pending, keep, strict=True) if k]
@@ -603,7 +714,10 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
     for row in source.rows:
         row_no += 1
         if len(row) != width:
-            row = row[:width] + [""] * (width - len(row))
+            # A short row, an extra (unquoted) comma or a quote swallowing a line shifts columns:
+            # nothing in it can be trusted.
+            error(row_no, "", f"line {source.line or row_no} has {len(row)} field(s); the header has {width}")
+            continue
         row.append("")
         (
             account,
@@ -640,24 +754,25 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
             billed = parse_amount(billed_text)
             billed_ok = True
         except amount_errors as e:
-            reason = str(e) if isinstance(e, ValueError) and str(e) else "not a decimal number"
-            error(row_no, col_name["billed_cost"], f"{billed_text!r}: {reason}")
+            error(row_no, col_name["billed_cost"], f"{billed_text!r}: {e}")
             billed = Decimal(0)
             billed_ok = False
         currency = currency.strip().upper()
         if len(currency) != 3 or not currency.isalpha():
             error(row_no, col_name["currency"], f"{currency!r} is not a 3-letter currency code")
+        elif not is_currency(currency):
+            error(row_no, col_name["currency"], f"{currency!r} is not an ISO 4217 currency code")
         start = end = None
         try:
             t_start = times.get(start_text) or time(start_text)
             start = t_start[0]
         except ValueError as e:
-            error(row_no, col_name["start"], f"{start_text!r} is not an ISO 8601 timestamp ({e})")
+            error(row_no, col_name["start"], _time_problem(start_text, e))
         try:
             t_end = times.get(end_text) or time(end_text)
             end = t_end[0]
         except ValueError as e:
-            error(row_no, col_name["end"], f"{end_text!r} is not an ISO 8601 timestamp ({e})")
+            error(row_no, col_name["end"], _time_problem(end_text, e))
         if start is not None and end is not None and end < start:
             error(row_no, col_name["end"], "ends before ChargePeriodStart")
         list_cost = effective_cost = quantity = None
@@ -668,21 +783,21 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
             else:
                 try:
                     list_cost = parse_amount(lc_text)
-                except amount_errors:
-                    error(row_no, col_name["list_cost"], f"{lc_text!r} is not a decimal number")
+                except amount_errors as e:
+                    error(row_no, col_name["list_cost"], f"{lc_text!r}: {e}")
         if ec_text:
             if billed_ok and ec_text == billed_text:
                 effective_cost = billed
             else:
                 try:
                     effective_cost = parse_amount(ec_text)
-                except amount_errors:
-                    error(row_no, col_name["effective_cost"], f"{ec_text!r} is not a decimal number")
+                except amount_errors as e:
+                    error(row_no, col_name["effective_cost"], f"{ec_text!r}: {e}")
         if q_text:
             try:
-                quantity = parse_amount(q_text)
-            except amount_errors:
-                error(row_no, col_name["quantity"], f"{q_text!r} is not a decimal number")
+                quantity = _quantity(q_text)
+            except amount_errors as e:
+                error(row_no, col_name["quantity"], f"{q_text!r}: {e}")
         if not mode:
             if frequency == "Usage-Based":
                 mode = "pay_per_use"
@@ -720,10 +835,6 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
                 "\x1f".join(map(concat, compress(prefixes, values_by_name), filter(None, values_by_name))).encode(),
                 digest_size=16,
             ).digest()
-        if identity in seen_in_chunk:
-            report.rows_present += 1
-            continue
-        seen_in_chunk.add(identity)
         (
             project,
             tags,
@@ -756,12 +867,12 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
         try:
             t_bps = (times.get(bp_start) or time(bp_start)) if bp_start else None
         except ValueError as e:
-            error(row_no, col_name["billing_period_start"], f"{bp_start!r} is not an ISO 8601 timestamp ({e})")
+            error(row_no, col_name["billing_period_start"], _time_problem(bp_start, e))
             continue
         try:
             t_bpe = (times.get(bp_end) or time(bp_end)) if bp_end else None
         except ValueError as e:
-            error(row_no, col_name["billing_period_end"], f"{bp_end!r} is not an ISO 8601 timestamp ({e})")
+            error(row_no, col_name["billing_period_end"], _time_problem(bp_end, e))
             continue
         service_name = service_name[:200]
         region_id = region_id[:64]
@@ -806,6 +917,7 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
                 order_id[:100],
                 line_id[:200],
                 correction,
+                row_no,
             )
         else:
             billed_stored = to_text(billed)
@@ -853,7 +965,21 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
                 order_id[:100],
                 line_id[:200],
                 correction,
+                row_no,
             )
+        prior = seen_in_chunk.get(identity)
+        if prior is not None:
+            diff = _differences(values, _content(prior[1]), col_name) if native else []
+            if diff:
+                error(
+                    row_no,
+                    col_name["line_id"],
+                    f"line id {line_id!r} already appears on row {prior[0]} with a different {', '.join(diff)}",
+                )
+            else:
+                report.rows_present += 1
+            continue
+        seen_in_chunk[identity] = (row_no, values)
         pending.append(values)
         pending_meta.append(
             (
@@ -885,9 +1011,10 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
     report.unknown_accounts = sorted(unknown)
     if report.rows_total == 0:
         error(1, "", "the batch has no rows")
+    if report.accepted:
+        flush()  # may still find a line id that clashes with a stored row
     if not report.accepted:
         return
-    flush()
     writer.upsert_rollups(deltas)
     by_currency: dict[str, dict[str, Decimal]] = {}
     for (currency, cls), value in totals.items():
@@ -900,13 +1027,7 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
         # refunds are negative rows; shown as a positive refund amount
         t["refund"] = -t["refund"] if t["refund"] else Decimal(0)
     if complete_until is not None:
-        fresh = Freshness.objects.select_for_update().filter(source=report.source).first()
-        if fresh is None:
-            Freshness.objects.create(source=report.source, complete_until=complete_until, updated_at=clock.now())
-        elif complete_until > fresh.complete_until:
-            fresh.complete_until = complete_until
-            fresh.updated_at = clock.now()
-            fresh.save(update_fields=["complete_until", "updated_at"])
+        freshness.advance(report.source, complete_until)
     bump_ledger_version()
     IngestBatch.objects.filter(pk=batch_id).update(
         rows_total=report.rows_total,

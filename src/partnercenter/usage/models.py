@@ -107,6 +107,9 @@ class LineItem(models.Model):
     x_order_id = models.CharField(max_length=100, blank=True)
     x_line_id = models.CharField(max_length=200, blank=True)
     is_correction = models.BooleanField(default=False)
+    # The row's number in its batch, as errors name it (CSV: the header is row 1); unknown for rows
+    # stored before it was kept. Lets a clashing line id name the row it clashes with.
+    source_row = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -24,7 +24,9 @@ class Command(BaseCommand):
             report = services.ingest_path(path, fmt=str(opts["format"]), source=str(opts["source"]))
         except FileNotFoundError:
             raise CommandError(f"{path}: no such file") from None
-        except ValueError as e:
+        except OSError as e:
+            raise CommandError(f"{path}: {e.strerror or e}") from None
+        except ValueError as e:  # formats.UnreadableInput among them: one line, where and why
             raise CommandError(f"{path}: {e}") from None
         if opts["json"]:
             self.stdout.write(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
@@ -32,7 +34,8 @@ class Command(BaseCommand):
             err = self.stderr  # honours call_command(stderr=...); sys.stderr otherwise
             err.write(f"Rejected {path}: {report.error_count} problem(s); nothing was written.\n")
             for problem in report.errors:
-                err.write(f"  row {problem.row}, column {problem.column}: {problem.reason}\n")
+                column = f", column {problem.column}" if problem.column else ""
+                err.write(f"  row {problem.row}{column}: {problem.reason}\n")
             if report.error_count > len(report.errors):
                 err.write(f"  … and {report.error_count - len(report.errors)} more\n")
             if report.unknown_accounts:

@@ -41,6 +41,7 @@ class ExportOut(Schema):
     format: str
     status: str
     params: dict[str, Any]
+    search_options: str = Field(description="The search options for people, in the caller's language.")
     row_count: int
     file_size: int | None
     file_name: str
@@ -76,6 +77,7 @@ def export_out(task: ExportTask) -> ExportOut:
         format=task.format,
         status=task.status,
         params=task.params,
+        search_options=registry.describe_params(task.kind, task.params),
         row_count=task.row_count,
         file_size=task.file_size,
         file_name=task.file_name,
@@ -98,7 +100,10 @@ def export_out(task: ExportTask) -> ExportOut:
     summary="Create an export task",
     description=(
         "Answers at once with the queued task; the file is written in the background. Needs the menu of "
-        "the export kind (403 `menu_forbidden`); an unknown kind or format is 422.\n\n"
+        "the export kind (403 `menu_forbidden`). Everything is checked before the task is queued: an "
+        "unknown kind or format, or search options of the wrong type, an unknown value, an inverted date "
+        "range or an unknown option, are 422 with `details` naming each field (`params.start`, …); options "
+        "that match nothing are 422 `nothing_to_export`.\n\n"
         "The same request by the same user within 10 seconds (a double click) answers the first task. "
         "With an `Idempotency-Key` header the same key always answers the same task; the same key with "
         "a different body is 409 `idempotency_key_reused`."

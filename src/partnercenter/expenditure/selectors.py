@@ -29,7 +29,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
-from partnercenter.core import clock
+from partnercenter.core import clock, masking
 from partnercenter.core.money import CONTEXT, ZERO
 from partnercenter.partners.models import AccountManagerAssignment, Customer
 from partnercenter.usage import freshness, running
@@ -211,7 +211,8 @@ def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) ->
         return []
     subqueries = []
     if f.name:
-        subqueries.append(Customer.objects.filter(name__icontains=f.name).values("pk").query.sql_with_params())
+        found = Customer.objects.filter(masking.customer_search_q(user, f.name))
+        subqueries.append(found.values("pk").query.sql_with_params())
     if f.manager_id:
         subqueries.append(_managed_by(f.manager_id, at).query.sql_with_params())
     windows = scoping.assignment_windows(user, at)
@@ -319,6 +320,7 @@ def _cache_key(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> tupl
         None if windows is None else tuple(sorted((w.customer_id, w.start) for w in windows)),
         tuple(assignments.values()),
         f.name,
+        masking.may_reveal(user),  # what a name search may match depends on it
         f.manager_id,
         f.association_type,
         p.start,

@@ -9,7 +9,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
-from partnercenter.core import clock
+from partnercenter.core import clock, masking
 
 from .models import AccountManagerAssignment, CustomerAssociation
 
@@ -43,11 +43,7 @@ def customer_rows(
         .order_by("customer__account_id")
     )
     if f.search:
-        qs = qs.filter(
-            Q(customer__name__icontains=f.search)
-            | Q(customer__account_id__icontains=f.search)
-            | Q(customer__email__icontains=f.search)
-        )
+        qs = qs.filter(masking.customer_search_q(user, f.search, prefix="customer__"))
     if f.association_type:
         qs = qs.filter(association_type=f.association_type)
     if f.partner_code:

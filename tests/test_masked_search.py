@@ -96,4 +96,4 @@ def test_expenditure_customer_name_filter_matches_only_what_the_user_sees(client
     assert summary_hits(client, operator, "张*明") == ["a1"]
     assert summary_hits(client, admin, "ALICE") == ["a2"]
     assert summary_hits(client, operator, "ALICE") == []
-    assert summary_hits(client, operator, "a2") == ["a2"]
+    assert summary_hits(client, operator, "a2") == []  # a name filter: account ids are not names

@@ -39,6 +39,7 @@ def _bearer(request: HttpRequest) -> str | None:
 def user_out(user: User) -> UserOut:
     return UserOut(
         username=user.username,
+        name=user.get_full_name(),
         email=user.email,
         partner=user.partner.code if user.partner else None,
         role=user.role,
@@ -85,6 +86,7 @@ def me(request: HttpRequest) -> MeOut:
     partner = user.partner
     return MeOut(
         username=user.username,
+        name=user.get_full_name(),
         partner=partner.code if partner else None,
         partner_kind=partner.kind if partner else None,
         role=user.role,
@@ -120,6 +122,7 @@ def create_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
         role=body.role,
         email=body.email,
         first_name=body.first_name,
+        last_name=body.last_name,
         is_operator=body.is_platform_operator,
         actor=actor,
     )

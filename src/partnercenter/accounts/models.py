@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .names import person_name
 from .roles import ADMIN_ONLY, PRESETS, Role
 
 
@@ -24,6 +25,15 @@ class User(AbstractUser):
                 name="user_partner_and_role_together",
             )
         ]
+
+    def get_full_name(self) -> str:
+        """The person's name as shown everywhere: ``张小明`` (surname first), ``Ann Lee``."""
+        return person_name(self.first_name, self.last_name)
+
+    @property
+    def display_name(self) -> str:
+        """The name, or the username for someone without one."""
+        return self.get_full_name() or self.username
 
     @property
     def is_platform_operator(self) -> bool:

@@ -78,24 +78,24 @@ def masked_name_sql(field: str) -> Case:
     )
 
 
-def customer_search_q(user: Any, text: str, prefix: str = "") -> Q:
+def customer_search_q(user: Any, text: str, prefix: str = "", *, name_only: bool = False) -> Q:
     """The customers a search for ``text`` may find, for ``user`` (every search over customers).
 
     Masked fields must not be recoverable by searching: a user who may reveal them (E5) searches
     the account id, name, email and mobile; anyone else only the account id and the name *as
     shown masked* (``张*明``: the first and last characters), never email or mobile, so a hit
-    confirms nothing that is hidden. ``prefix`` reaches the customer through a relation
-    (``"customer__"``).
+    confirms nothing that is hidden. ``name_only`` is a "customer name" filter (the name alone,
+    under the same rule); ``prefix`` reaches the customer through a relation (``"customer__"``).
     """
     text = text.strip()
     if not text:
         return Q()
-    q = Q(**{f"{prefix}account_id__icontains": text})
     if may_reveal(user):
-        return (
-            q
-            | Q(**{f"{prefix}name__icontains": text})
-            | Q(**{f"{prefix}email__icontains": text})
-            | Q(**{f"{prefix}mobile__icontains": text})
-        )
-    return q | Q(IContains(masked_name_sql(f"{prefix}name"), text))
+        q = Q(**{f"{prefix}name__icontains": text})
+        if not name_only:
+            q |= Q(**{f"{prefix}email__icontains": text}) | Q(**{f"{prefix}mobile__icontains": text})
+    else:
+        q = Q(IContains(masked_name_sql(f"{prefix}name"), text))
+    if not name_only:
+        q |= Q(**{f"{prefix}account_id__icontains": text})
+    return q

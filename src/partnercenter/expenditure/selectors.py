@@ -29,6 +29,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
+from partnercenter.accounts.names import person_name
 from partnercenter.core import clock, masking
 from partnercenter.core.money import CONTEXT, ZERO
 from partnercenter.partners.models import AccountManagerAssignment, Customer
@@ -211,7 +212,7 @@ def _summary_groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) ->
         return []
     subqueries = []
     if f.name:
-        found = Customer.objects.filter(masking.customer_search_q(user, f.name))
+        found = Customer.objects.filter(masking.customer_search_q(user, f.name, name_only=True))
         subqueries.append(found.values("pk").query.sql_with_params())
     if f.manager_id:
         subqueries.append(_managed_by(f.manager_id, at).query.sql_with_params())
@@ -287,7 +288,7 @@ def _fill_managers(rows: list[SummaryRow], user: User, at: dt.datetime) -> None:
     )
     if ids is not None:
         qs = qs.filter(partner_id__in=ids)
-    managers = {c: (u, f"{fn} {ln}".strip() or u) for c, u, fn, ln in qs}
+    managers = {c: (u, person_name(fn, ln) or u) for c, u, fn, ln in qs}
     for r in rows:
         r.manager_username, r.manager_name = managers.get(r.customer_id, ("", ""))
 

@@ -9,6 +9,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
+from partnercenter.accounts.names import person_name_sql
 from partnercenter.core import clock, masking
 
 from .models import AccountManagerAssignment, CustomerAssociation
@@ -37,7 +38,7 @@ def customer_rows(
         .annotate(
             manager_id=Subquery(open_assignment.values("manager_id")[:1]),
             manager_username=Subquery(open_assignment.values("manager__username")[:1]),
-            manager_name=Subquery(open_assignment.values("manager__first_name")[:1]),
+            manager_name=Subquery(open_assignment.annotate(n=person_name_sql("manager__")).values("n")[:1]),
             manager_since=Subquery(open_assignment.values("effective_from")[:1]),
         )
         .order_by("customer__account_id")

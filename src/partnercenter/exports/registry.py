@@ -17,12 +17,6 @@ Django starts, in the web process and in the worker alike)::
         rows=_rows, filename_stem="expenditure-summary",
     ))
 
-``params`` declares the search options the kind accepts (:class:`Param`): the create call checks
-them all before anything is queued (type, allowed values, length, date order, unknown keys) and
-answers 422 ``invalid_params`` naming every bad field; the export history describes a task's
-options with the same declarations. ``has_rows`` is a cheap "is there anything?" check run at
-creation: an empty export is refused instead of producing an empty file.
-
 ``rows`` runs in the worker with the owner's scope (``ctx.user``) and the instant the export was
 asked for (``ctx.at``); it yields one sequence per row, values in column order, of the column's
 kind: ``str`` for text, ``Decimal`` for amounts (never float), ``date``/``datetime`` (aware),
@@ -33,13 +27,11 @@ Generators should stream (``QuerySet.iterator()``) so memory stays flat (X4).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext
 
 from partnercenter.core.errors import ValidationFailed
 
@@ -65,40 +57,6 @@ class Column:
             raise ValueError(f"unknown column kind {self.kind!r}")
 
 
-ParamType = Literal["text", "date", "choice", "int"]
-Choices = Callable[["User"], Mapping[Any, "str | Promise"]]
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One search option of an export kind.
-
-    ``choices`` (for ``choice`` and ``int``) gives the allowed values and their labels for the
-    user who asks; ``not_after`` names the date option this one must not be after (a period,
-    described as one "from – to" item); ``describe`` turns a stored value into text for the
-    history when the value is not one of fixed choices (e.g. an account manager's name)."""
-
-    key: str
-    label: str | Promise
-    type: ParamType = "text"
-    choices: Choices | None = field(default=None, compare=False)
-    max_length: int = 200
-    not_after: str = ""
-    describe: Callable[[Any], str] | None = field(default=None, compare=False)
-    shown: bool = True  # False for options that do not filter (a sort order)
-
-
-class fixed:  # noqa: N801 - used like a function in declarations
-    """Choices that do not depend on the user (an enumeration's values and labels)."""
-
-    def __init__(self, choices: Sequence[tuple[str, str | Promise]]) -> None:
-        self.mapping: dict[Any, str | Promise] = dict(choices)
-
-    def __call__(self, user: User | None) -> Mapping[Any, str | Promise]:
-        return self.mapping
-
-
 @dataclass(frozen=True)
 class ExportContext:
     """What a row generator knows: whose export it is, the search options, and as of when."""
@@ -120,12 +78,6 @@ class ExportKind:
     # Optional check of the search options when the task is created (raise ValidationFailed);
     # it may return normalised params. Runs in the request, so a bad request never queues.
     validate: Callable[[User, dict[str, Any]], dict[str, Any] | None] | None = field(default=None, compare=False)
-    # The search options this kind accepts; None accepts any JSON object (checked by ``validate``).
-    params: Sequence[Param] | None = None
-    # The XLSX sheet name: short and readable (Excel allows 31 characters); the label by default.
-    sheet_title: str | Promise = ""
-    # Whether the options match anything, asked at creation (cheap: a count or an exists()).
-    has_rows: Callable[[ExportContext], bool] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.columns:
@@ -141,106 +93,6 @@ def register(kind: ExportKind) -> ExportKind:
     return kind
 
 
-def _problem(where: str, why: str) -> dict[str, str]:
-    return {"where": f"params.{where}", "why": why}
-
-
-def _clean_one(param: Param, value: Any, user: User) -> tuple[Any, str]:
-    """The normalised value, or ``(None, why)`` when it is not acceptable."""
-    empty = value is None or value == ""
-    if param.type == "text":
-        if empty:
-            return "", ""
-        if not isinstance(value, str):
-            return None, gettext("must be text")
-        if len(value) > param.max_length:
-            return None, gettext("must be at most %(n)d characters") % {"n": param.max_length}
-        return value.strip(), ""
-    if param.type == "date":
-        if empty:
-            return None, ""
-        try:
-            if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-                raise ValueError
-            return dt.date.fromisoformat(value).isoformat(), ""
-        except ValueError:
-            return None, gettext("must be a date (YYYY-MM-DD)")
-    if param.type == "int":
-        if empty:
-            return None, ""
-        if isinstance(value, str) and value.isascii() and value.isdigit():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool):
-            return None, gettext("must be a whole number")
-    elif empty:  # choice
-        return "", ""
-    elif not isinstance(value, str):
-        return None, gettext("must be text")
-    allowed = param.choices(user) if param.choices is not None else None
-    if allowed is not None and value not in allowed:
-        if param.type == "choice" and len(allowed) <= 12:
-            return None, gettext("must be one of: %(values)s") % {"values": ", ".join(map(str, allowed))}
-        return None, gettext("is not a value you may choose")
-    return value, ""
-
-
-def clean_params(kind: ExportKind, user: User, params: dict[str, Any]) -> dict[str, Any]:
-    """Check ``params`` against the kind's declared options: every declared key in the result,
-    normalised; a ValidationFailed (422 ``invalid_params``) naming every bad field otherwise."""
-    if kind.params is None:
-        return params
-    declared = {p.key: p for p in kind.params}
-    problems = [_problem(k, gettext("is not a search option of this export")) for k in params if k not in declared]
-    clean: dict[str, Any] = {}
-    for p in kind.params:
-        value, why = _clean_one(p, params.get(p.key), user)
-        if why:
-            problems.append(_problem(p.key, why))
-        clean[p.key] = value
-    for p in kind.params:
-        later = clean.get(p.not_after) if p.not_after else None
-        if clean.get(p.key) and later and clean[p.key] > later:
-            problems.append(_problem(p.key, gettext("must not be after %(other)s") % {"other": p.not_after}))
-    if problems:
-        listed = "; ".join(f"{x['where'].removeprefix('params.')} {x['why']}" for x in problems)
-        raise ValidationFailed(
-            gettext("The search options are not valid: %(problems)s.") % {"problems": listed},
-            code="invalid_params",
-            details=problems,
-        )
-    return clean
-
-
-def _value_text(param: Param, value: Any) -> str:
-    if param.describe is not None:
-        return param.describe(value)
-    if isinstance(param.choices, fixed):
-        return str(param.choices.mapping.get(value, value))
-    return str(value)
-
-
-def describe_params(code: str, params: Mapping[str, Any]) -> str:
-    """The search options of a task as one line for people, e.g. ``Spent on: 2026-03-01 –
-    2026-03-15 · Customer name: a · Association type: Reseller`` (in the active language)."""
-    kind = find(code)
-    if kind is None or kind.params is None:
-        return " · ".join(f"{k}: {v}" for k, v in sorted(params.items()) if v not in (None, "", [], {}))
-    by_key = {p.key: p for p in kind.params}
-    ends = {p.not_after for p in kind.params if p.not_after}
-    parts = []
-    for p in kind.params:
-        if not p.shown or p.key in ends:
-            continue
-        value = params.get(p.key)
-        if p.not_after:
-            end = params.get(p.not_after)
-            if value or end:
-                parts.append(f"{p.label}: {value or '…'} – {end or '…'}")
-        elif value not in (None, ""):
-            parts.append(f"{p.label}: {_value_text(by_key[p.key], value)}")
-    return " · ".join(parts) or gettext("No search options")
-
-
 def unregister(code: str) -> None:
     _KINDS.pop(code, None)
 
@@ -249,12 +101,7 @@ def get(code: str) -> ExportKind:
     try:
         return _KINDS[code]
     except KeyError:
-        known = ", ".join(sorted(_KINDS))
-        raise ValidationFailed(
-            gettext("Unknown export kind %(kind)s; use one of: %(known)s.") % {"kind": repr(code), "known": known},
-            code="unknown_export_kind",
-            details=[{"where": "kind", "why": gettext("unknown export kind")}],
-        ) from None
+        raise ValidationFailed(f"Unknown export kind {code!r}.", code="unknown_export_kind") from None
 
 
 def find(code: str) -> ExportKind | None:

@@ -16,16 +16,10 @@ Life of a task::
   straddle two buckets; the lock only serialises one user's own export requests.
 * **Idempotency-Key**: the same key from the same user always answers the same task (a unique
   constraint backs it); the same key with another request is a 409.
-* **Validation** is complete before anything is stored: the kind's declared search options
-  (:func:`registry.clean_params`), its own ``validate`` hook, and ``has_rows`` — an export whose
-  options match nothing is refused ("nothing to export") rather than queued.
-* **Language**: the task records the language of the request that created it (English or
-  简体中文); the worker writes headers, enumerated values and the sheet name in it.
 * **Run** is idempotent: it locks the row and moves queued → running, otherwise does nothing.
   The file is written to ``<name>.part``, fsynced, then renamed (``os.replace``, atomic) to its
   final name; only then is the task marked succeeded. A failure deletes the ``.part``. So a
-  half-written file is never offered for download. A run that finds no rows (the data vanished
-  since creation) fails with :data:`EMPTY_AT_RUN` and keeps no file.
+  half-written file is never offered for download.
 * **Heartbeat** every :data:`writers.PROGRESS_EVERY` rows; a running task whose heartbeat is
   older than :data:`STALE_AFTER` (the worker was killed) is failed by :func:`reap_stale` — run by
   ``partnercenter exports purge`` and, for the rows it shows, by the history page.
@@ -42,11 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import translation
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_noop
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
@@ -71,9 +64,6 @@ GENERIC_FAILURE = gettext_noop("The export failed. Please try again; if it fails
 STALE_FAILURE = gettext_noop("The export stopped before it finished (the worker was interrupted). Please export again.")
 NOT_STARTED_FAILURE = gettext_noop("The export did not start in time. Please export again.")
 KIND_GONE = gettext_noop("This kind of export is no longer available.")
-EMPTY_AT_RUN = gettext_noop(
-    "Nothing to export: no data matched these search options when the export ran, so no file was made."
-)
 
 
 class ExportCancelled(Exception):
@@ -87,25 +77,16 @@ def _json_safe(params: Any) -> dict[str, Any]:
     if params is None:
         return {}
     if not isinstance(params, dict):
-        raise ValidationFailed(
-            gettext("The search options must be an object."),
-            code="invalid_params",
-            details=[{"where": "params", "why": gettext("must be an object")}],
-        )
+        raise ValidationFailed("The search options must be an object.", code="invalid_params")
     try:
         text = json.dumps(params, sort_keys=True, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):
         raise ValidationFailed(
-            gettext("The search options must contain only text, numbers, booleans, lists and objects."),
+            "The search options must contain only text, numbers, booleans, lists and objects.",
             code="invalid_params",
-            details=[{"where": "params", "why": gettext("not JSON")}],
         ) from None
     if len(text.encode()) > MAX_PARAMS_BYTES:
-        raise ValidationFailed(
-            gettext("The search options are too large."),
-            code="invalid_params",
-            details=[{"where": "params", "why": gettext("too large")}],
-        )
+        raise ValidationFailed("The search options are too large.", code="invalid_params")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
@@ -125,45 +106,6 @@ def file_name_for(kind: registry.ExportKind, created_at: dt.datetime, fmt: str) 
     return f"{kind.filename_stem}-{local:%Y%m%d-%H%M%S}.{fmt}"
 
 
-def request_language() -> str:
-    """The language of the current request as one of ours (``en`` or ``zh-hans``)."""
-    try:
-        return translation.get_supported_language_variant(translation.get_language() or settings.LANGUAGE_CODE)
-    except LookupError:
-        return str(settings.LANGUAGE_CODE)
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ExportFormat.values:
-        allowed = ", ".join(ExportFormat.values)
-        raise ValidationFailed(
-            gettext("Unknown export format %(format)s; use one of: %(allowed)s.") % {"format": repr(fmt), "allowed": allowed},
-            code="invalid_format",
-            details=[{"where": "format", "why": gettext("must be one of: %(values)s") % {"values": allowed}}],
-        )
-
-
-def validated_params(user: User, export_kind: registry.ExportKind, params: Any) -> dict[str, Any]:
-    """The search options as they will be stored, or ValidationFailed naming what is wrong."""
-    clean = registry.clean_params(export_kind, user, _json_safe(params))
-    if export_kind.validate is not None:
-        normalised = export_kind.validate(user, clean)
-        if normalised is not None:
-            clean = _json_safe(normalised)
-    return clean
-
-
-def _require_rows(user: User, export_kind: registry.ExportKind, params: dict[str, Any], now: dt.datetime) -> None:
-    if export_kind.has_rows is None:
-        return
-    if not export_kind.has_rows(registry.ExportContext(user=user, params=params, at=now)):
-        raise ValidationFailed(
-            gettext("Nothing to export for these search options."),
-            code="nothing_to_export",
-            details=[{"where": "params", "why": gettext("no data matches")}],
-        )
-
-
 def create_export(
     user: User,
     kind: str,
@@ -175,12 +117,17 @@ def create_export(
     """Record an export task and enqueue its run; ``created`` is False for a repeat."""
     export_kind = registry.get(kind)
     scoping.require_menu(user, export_kind.menu)
-    _check_format(fmt)
-    clean = validated_params(user, export_kind, params)
+    if fmt not in ExportFormat.values:
+        raise ValidationFailed(
+            f"Unknown export format {fmt!r}; use one of: {', '.join(ExportFormat.values)}.", code="invalid_format"
+        )
+    clean = _json_safe(params)
+    if export_kind.validate is not None:
+        normalised = export_kind.validate(user, clean)
+        if normalised is not None:
+            clean = _json_safe(normalised)
     fp = fingerprint(user, kind, clean, fmt)
     now = clock.now()
-    # Outside the transaction below: the check reads, and must not hold the user's lock meanwhile.
-    _require_rows(user, export_kind, clean, now)
     with transaction.atomic():
         # Serialise this user's export requests (see the module docstring).
         User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
@@ -214,7 +161,7 @@ def create_export(
             created_at=now,
             request_fingerprint=fp,
             idempotency_key=idempotency_key,
-            language=request_language(),
+            language=translation.get_language() or "",
         )
         task.storage_path = f"{partner.code if partner else '_platform'}/{task.pk}.{fmt}"
         task.save(force_insert=True)
@@ -293,27 +240,6 @@ def _user_message(exc: BaseException) -> str:
     return GENERIC_FAILURE
 
 
-def _write(task: ExportTask, heartbeat: writers.Progress) -> int:
-    """Write the task's ``.part`` file in the task's language; the number of rows written."""
-    kind = registry.find(task.kind)
-    if kind is None:
-        raise DomainError(KIND_GONE, code="unknown_export_kind")
-    task.part_path.parent.mkdir(parents=True, exist_ok=True)
-    with translation.override(task.language or None):
-        context = registry.ExportContext(user=task.created_by, params=task.params, at=task.created_at, task_id=str(task.pk))
-        count = writers.write_file(
-            task.format,
-            task.part_path,
-            kind.columns,
-            kind.rows(context),
-            sheet_title=str(kind.sheet_title or kind.label),
-            progress=heartbeat,
-        )
-    if count == 0:
-        raise DomainError(EMPTY_AT_RUN, code="nothing_to_export")
-    return count
-
-
 def run_export(task_id: str) -> ExportTask | None:
     """Run a queued task to the end (called by the worker). Idempotent: a task that is not
     queued is left as it is. Returns the task as it ended, or None when there was nothing to do."""
@@ -332,7 +258,17 @@ def run_export(task_id: str) -> ExportTask | None:
             raise ExportCancelled(task_id)
 
     try:
-        count = _write(task, heartbeat)
+        kind = registry.find(task.kind)
+        if kind is None:
+            raise DomainError(KIND_GONE, code="unknown_export_kind")
+        part.parent.mkdir(parents=True, exist_ok=True)
+        with translation.override(task.language or None):
+            context = registry.ExportContext(
+                user=task.created_by, params=task.params, at=task.created_at, task_id=str(pk)
+            )
+            count = writers.write_file(
+                task.format, part, kind.columns, kind.rows(context), sheet_title=str(kind.label), progress=heartbeat
+            )
         os.replace(part, final)
         _fsync_dir(final.parent)
         size = final.stat().st_size
@@ -340,8 +276,6 @@ def run_export(task_id: str) -> ExportTask | None:
         part.unlink(missing_ok=True)
         if isinstance(exc, ExportCancelled):
             logger.warning("export task %s was reaped while running; its output is dropped", task_id)
-        elif isinstance(exc, DomainError) and exc.code == "nothing_to_export":
-            logger.info("export task %s found no rows; no file kept", task_id)
         else:
             logger.exception("export task %s failed", task_id)
         message = _user_message(exc)

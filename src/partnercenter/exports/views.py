@@ -45,7 +45,6 @@ def _row(task: ExportTask) -> dict[str, Any]:
     return {
         "task": task,
         "kind_label": kind.label if kind else task.kind,
-        "options": registry.describe_params(task.kind, task.params),
         "error": gettext(task.error) if task.error else "",
     }
 

@@ -392,20 +392,9 @@ def _workbook_rels(sheets: int) -> str:
     )
 
 
-SHEET_NAME_MAX = 31  # Excel refuses longer sheet names
-_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
-
-
-def sheet_name(title: str, number: int = 1) -> str:
-    """A name Excel accepts: at most 31 characters (the " (2)" of a continuation sheet
-    included), none of ``[ ] : * ? /`` or a backslash, no apostrophe at either end, not the reserved
-    "History"."""
-    suffix = "" if number == 1 else f" ({number})"
-    base = " ".join(_SHEET_FORBIDDEN.sub(" ", title).split()).strip("'").strip()
-    if not base or base.lower() == "history":
-        base = base + " 1" if base else "Sheet"
-    base = base[: SHEET_NAME_MAX - len(suffix)].rstrip().rstrip("'")
-    return base + suffix
+def _sheet_name(title: str, number: int) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", " ", title).strip()[:25] or "Sheet"
+    return base if number == 1 else f"{base} ({number})"
 
 
 def write_xlsx(
@@ -444,7 +433,7 @@ def write_xlsx(
     pending: Iterator[Sequence[Any]] = iter(rows)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         while True:
-            names.append(sheet_name(sheet_title, len(names) + 1))
+            names.append(_sheet_name(sheet_title, len(names) + 1))
             in_sheet = 0
             with zf.open(f"xl/worksheets/sheet{len(names)}.xml", "w", force_zip64=True) as sheet:
                 sheet.write(sheet_head)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +48,16 @@ class User(AbstractUser):
     @property
     def is_account_manager(self) -> bool:
         return self.partner_id is not None and self.role == Role.ACCOUNT_MANAGER
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Whatever changed the password (the console, the operator admin, ``changepassword``),
+        # a bearer token issued under the old one must not outlive it.
+        password_changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+        if password_changed:
+            from .services import revoke_tokens
+
+            revoke_tokens(user=self, actor=None, reason="password_changed")
 
     def menu_codes(self) -> frozenset[str]:
         if not self.is_active:

@@ -66,3 +66,19 @@ class MenusIn(Schema):
     menus: list[str] = Field(
         description="The full set of menus the user should have (replaces the current set)."
     )
+
+
+class ApiTokenOut(Schema):
+    id: int
+    prefix: str = Field(description="The token's first characters, to tell tokens apart; the rest is never stored.")
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    is_active: bool = Field(description="Neither revoked nor expired.")
+    is_current: bool = Field(description="The token this request was sent with.")
+
+
+class RevokedOut(Schema):
+    username: str
+    revoked: int = Field(description="How many live tokens were revoked.")

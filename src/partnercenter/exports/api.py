@@ -14,16 +14,17 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from ninja import Field, Header, Query, Router, Schema, Status
 
-from partnercenter import scoping
 from partnercenter.accounts.api import current_user
 from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
+from partnercenter.core.decorators import api_menu, router_menu
 
 from . import registry, selectors, services
 from .models import ExportStatus, ExportTask
 from .writers import CONTENT_TYPES
 
 router = Router(tags=["exports"])
+router_menu(router, menus.EXPORTS)
 
 ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
@@ -41,7 +42,6 @@ class ExportOut(Schema):
     format: str
     status: str
     params: dict[str, Any]
-    search_options: str = Field(description="The search options for people, in the caller's language.")
     row_count: int
     file_size: int | None
     file_name: str
@@ -77,7 +77,6 @@ def export_out(task: ExportTask) -> ExportOut:
         format=task.format,
         status=task.status,
         params=task.params,
-        search_options=registry.describe_params(task.kind, task.params),
         row_count=task.row_count,
         file_size=task.file_size,
         file_name=task.file_name,
@@ -100,15 +99,13 @@ def export_out(task: ExportTask) -> ExportOut:
     summary="Create an export task",
     description=(
         "Answers at once with the queued task; the file is written in the background. Needs the menu of "
-        "the export kind (403 `menu_forbidden`). Everything is checked before the task is queued: an "
-        "unknown kind or format, or search options of the wrong type, an unknown value, an inverted date "
-        "range or an unknown option, are 422 with `details` naming each field (`params.start`, …); options "
-        "that match nothing are 422 `nothing_to_export`.\n\n"
+        "the export kind (403 `menu_forbidden`); an unknown kind or format is 422.\n\n"
         "The same request by the same user within 10 seconds (a double click) answers the first task. "
         "With an `Idempotency-Key` header the same key always answers the same task; the same key with "
         "a different body is 409 `idempotency_key_reused`."
     ),
 )
+@api_menu(menus.API_EXPORT_KIND)
 def create_export(
     request: HttpRequest,
     body: ExportIn,
@@ -130,7 +127,6 @@ def create_export(
 )
 def list_exports(request: HttpRequest, filters: Query[ExportQuery]) -> ExportPage:
     user = current_user(request)
-    scoping.require_menu(user, menus.EXPORTS)
     qs = selectors.visible_tasks(user)
     services.refresh(qs)
     if filters.status:
@@ -143,7 +139,6 @@ def list_exports(request: HttpRequest, filters: Query[ExportQuery]) -> ExportPag
 @router.get("/{task_id}", response={200: ExportOut, **ERRORS}, summary="One export task")
 def get_export(request: HttpRequest, task_id: str) -> ExportOut:
     user = current_user(request)
-    scoping.require_menu(user, menus.EXPORTS)
     task = selectors.get_task(user, task_id)
     services.refresh(selectors.visible_tasks(user).filter(pk=task.pk))
     task.refresh_from_db()
@@ -159,7 +154,6 @@ def get_export(request: HttpRequest, task_id: str) -> ExportOut:
 )
 def download_export(request: HttpRequest, task_id: str) -> FileResponse:
     user = current_user(request)
-    scoping.require_menu(user, menus.EXPORTS)
     return file_response(selectors.downloadable_task(user, task_id))
 
 

@@ -70,6 +70,7 @@ def test_token_issue_use_and_revoke(org, client):
     assert me.status_code == 200
     assert me.json() == {
         "username": "sp-a-admin",
+        "name": "",
         "partner": "sp-a",
         "partner_kind": "solution_provider",
         "role": "admin",
@@ -578,13 +579,17 @@ def test_users_listing_by_role(org, client):
 
 
 def test_create_user_and_set_menus(org, client):
-    body = {"username": "sp-a-new", "password": "Another-pass-987", "partner": "sp-a", "role": "operator"}
+    body = {
+        "username": "sp-a-new", "password": "Another-pass-987", "partner": "sp-a", "role": "operator",
+        "first_name": "小明", "last_name": "张",
+    }
     assert call(client, "post", "/users", bearer(client, "sp-a-admin"), body).status_code == 403
     op = bearer(client, "op")
     r = call(client, "post", "/users", op, body)
     assert r.status_code == 201
     assert r.json() == {
         "username": "sp-a-new",
+        "name": "张小明",  # surname first
         "email": "",
         "partner": "sp-a",
         "role": "operator",

@@ -10,15 +10,20 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
+from partnercenter import scoping
 from partnercenter.accounts import services as account_services
+from partnercenter.core.decorators import declared_menu
 from partnercenter.core.errors import DomainError
 
 
+# Both authentications end with the menu gate: an exception raised here becomes the API's JSON
+# error (403), and it runs before the request body or query is parsed.
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = account_services.user_for_token(token)
         if user is not None:
             request.user = user
+            scoping.require_api_access(user, declared_menu(request))
         return user
 
 
@@ -33,6 +38,7 @@ class ConsoleSession(APIKeyCookie):
     def authenticate(self, request: HttpRequest, key: Any) -> Any:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
+            scoping.require_api_access(user, declared_menu(request))
             return user
         return None
 

@@ -146,3 +146,21 @@ def partner_users_for(user: User, purpose: Purpose = Purpose.VIEW) -> QuerySet[U
     if not _is_partner_user(user):
         return User.objects.none()
     return User.objects.filter(partner_id__in=partner_ids_for(user, purpose) or [])
+
+
+def require_api_access(user: User, declared: str | None) -> None:
+    """The API's gate: what a route declares (``core/decorators.api_menu``) against the caller.
+
+    The same menus gate the API as the console; a route that declares nothing is closed.
+    """
+    from partnercenter.core import menus
+
+    if declared is None:
+        raise Forbidden("This operation declares no menu, so it is closed.", code="menu_undeclared")
+    if declared in (menus.API_SIGNED_IN, menus.API_EXPORT_KIND):
+        return
+    if declared == menus.API_PLATFORM_OPERATOR:
+        if not _is_operator(user):
+            raise Forbidden("Only a platform operator may do this.")
+        return
+    require_menu(user, declared)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .names import person_name
 from .roles import ADMIN_ONLY, PRESETS, Role
 
 
@@ -25,6 +28,15 @@ class User(AbstractUser):
             )
         ]
 
+    def get_full_name(self) -> str:
+        """The person's name as shown everywhere: ``张小明`` (surname first), ``Ann Lee``."""
+        return person_name(self.first_name, self.last_name)
+
+    @property
+    def display_name(self) -> str:
+        """The name, or the username for someone without one."""
+        return self.get_full_name() or self.username
+
     @property
     def is_platform_operator(self) -> bool:
         return bool(self.is_staff and self.partner_id is None)
@@ -36,6 +48,16 @@ class User(AbstractUser):
     @property
     def is_account_manager(self) -> bool:
         return self.partner_id is not None and self.role == Role.ACCOUNT_MANAGER
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Whatever changed the password (the console, the operator admin, ``changepassword``),
+        # a bearer token issued under the old one must not outlive it.
+        password_changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+        if password_changed:
+            from .services import revoke_tokens
+
+            revoke_tokens(user=self, actor=None, reason="password_changed")
 
     def menu_codes(self) -> frozenset[str]:
         if not self.is_active:

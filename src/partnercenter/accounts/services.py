@@ -11,6 +11,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from partnercenter.core import audit, clock, menus
@@ -31,6 +32,7 @@ def create_user(
     role: str = "",
     email: str = "",
     first_name: str = "",
+    last_name: str = "",
     is_operator: bool = False,
     actor: User | None = None,
     check_password: bool = True,
@@ -60,6 +62,7 @@ def create_user(
             username=username,
             email=email,
             first_name=first_name,
+            last_name=last_name,
             partner=partner,
             role=role if not is_operator else "",
             is_staff=is_operator,
@@ -94,6 +97,9 @@ def set_menus(*, actor: User, user: User, menu_codes: list[str]) -> User:
 
 def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+token_digest = _digest
 
 
 class AuthFailed(DomainError):
@@ -143,11 +149,41 @@ def user_for_token(raw: str) -> User | None:
     return token.user
 
 
-def revoke_token(*, user: User, token_id: int) -> None:
-    ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(revoked_at=clock.now())
+def revoke_token(*, user: User, token_id: int, actor: User | None = None) -> bool:
+    """Revoke one of ``user``'s tokens (the caller's own, from ``DELETE /auth/tokens/{id}``)."""
+    with transaction.atomic():
+        token = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).first()
+        if token is None:
+            return False
+        _revoke(ApiToken.objects.filter(pk=token.pk), actor=actor or user, user=user, reason="revoked", prefixes=[token.prefix])
+    return True
 
 
 def revoke_raw_token(*, user: User, raw: str) -> bool:
     """Revoke the token whose raw value the caller presented (``DELETE /auth/tokens/current``)."""
-    n = ApiToken.objects.filter(user=user, digest=_digest(raw), revoked_at__isnull=True).update(revoked_at=clock.now())
-    return n > 0
+    with transaction.atomic():
+        qs = ApiToken.objects.filter(user=user, digest=_digest(raw), revoked_at__isnull=True)
+        prefixes = list(qs.values_list("prefix", flat=True))
+        if not prefixes:
+            return False
+        _revoke(qs, actor=user, user=user, reason="revoked", prefixes=prefixes)
+    return True
+
+
+def revoke_tokens(*, user: User, actor: User | None, reason: str) -> int:
+    """Revoke every live token of ``user``: on a password change or reset, or by an operator.
+
+    Who may do it for someone else is decided by the caller (``selectors.token_revocable_users``).
+    """
+    with transaction.atomic():
+        qs = ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=clock.now())
+        prefixes = list(qs.values_list("prefix", flat=True))
+        if prefixes or reason != "password_changed":
+            _revoke(qs, actor=actor, user=user, reason=reason, prefixes=prefixes)
+    return len(prefixes)
+
+
+def _revoke(qs: QuerySet[ApiToken], *, actor: User | None, user: User, reason: str, prefixes: list[str]) -> None:
+    qs.update(revoked_at=clock.now())
+    # The prefixes are not secret (only the digest is kept), and let the owner tell which it was.
+    audit.record(actor, "token.revoke", partner=user.partner, target=user.username, reason=reason, tokens=prefixes)

@@ -48,3 +48,13 @@ CATALOGUE: tuple[Menu, ...] = (
 )
 BY_CODE = {m.code: m for m in CATALOGUE}
 CODES = tuple(BY_CODE)
+
+# What an API route declares instead of a menu when no menu gates it (``core/decorators.api_menu``):
+# any signed-in user (their own tokens, ``/me``, the partners in their scope) …
+API_SIGNED_IN = "signed_in"
+# … platform operators only (their console is the operator admin, which has no partner menu) …
+API_PLATFORM_OPERATOR = "platform_operator"
+# … or the menu of the export kind named in the request, checked by ``exports.services.create_export``
+# exactly as the console's export form is.
+API_EXPORT_KIND = "export_kind"
+API_DECLARATIONS = frozenset({*CODES, API_SIGNED_IN, API_PLATFORM_OPERATOR, API_EXPORT_KIND})

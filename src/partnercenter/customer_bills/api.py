@@ -2,4 +2,8 @@
 
 from ninja import Router
 
+from partnercenter.core import menus
+from partnercenter.core.decorators import router_menu
+
 router = Router(tags=["customer_bills"])
+router_menu(router, menus.CUSTOMER_BILLS)

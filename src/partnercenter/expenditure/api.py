@@ -9,14 +9,15 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
-from partnercenter import scoping
 from partnercenter.core import menus
+from partnercenter.core.decorators import router_menu
 from partnercenter.core.errors import ValidationFailed
 from partnercenter.core.masking import mask_email, mask_mobile, mask_name
 
 from . import selectors, services
 
 router = Router(tags=["expenditure"])
+router_menu(router, menus.CUSTOMER_EXPENDITURE)
 
 NOTICE = (
     "The customer expenditure summary is not the partner bill and cannot be used as the basis for "
@@ -26,7 +27,6 @@ NOTICE = (
 
 def _user(request: HttpRequest) -> Any:
     user: Any = request.user
-    scoping.require_menu(user, menus.CUSTOMER_EXPENDITURE)
     return user
 
 

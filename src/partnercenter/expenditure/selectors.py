@@ -29,7 +29,8 @@ from django.db.models import Q, QuerySet
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
-from partnercenter.core import clock
+from partnercenter.accounts.names import person_name
+from partnercenter.core import clock, masking
 from partnercenter.core.money import CONTEXT, ZERO
 from partnercenter.partners.models import AccountManagerAssignment, Customer
 from partnercenter.usage import freshness, running
@@ -242,12 +243,13 @@ def _reach(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> _Reach:
     return _Reach(None if ids is None else tuple(sorted(ids)), starts, managed)
 
 
-def _summary_groups(f: SummaryFilter, p: Period, reach: _Reach) -> list[_Group]:
+def _summary_groups(user: User, f: SummaryFilter, p: Period, reach: _Reach) -> list[_Group]:
     if p.empty or reach.starts == () or reach.managed == ():
         return []
     subqueries = []
     if f.name:
-        subqueries.append(Customer.objects.filter(name__icontains=f.name).values("pk").query.sql_with_params())
+        found = Customer.objects.filter(masking.customer_search_q(user, f.name, name_only=True))
+        subqueries.append(found.values("pk").query.sql_with_params())
     if reach.managed is not None:
         subqueries.append(Customer.objects.filter(pk__in=reach.managed).values("pk").query.sql_with_params())
     grouped = running.period_rows(
@@ -318,7 +320,7 @@ def _fill_managers(rows: list[SummaryRow], user: User, at: dt.datetime) -> None:
     )
     if ids is not None:
         qs = qs.filter(partner_id__in=ids)
-    managers = {c: (u, f"{fn} {ln}".strip() or u) for c, u, fn, ln in qs}
+    managers = {c: (u, person_name(fn, ln) or u) for c, u, fn, ln in qs}
     for r in rows:
         r.manager_username, r.manager_name = managers.get(r.customer_id, ("", ""))
 
@@ -340,25 +342,26 @@ def clear_summary_cache() -> None:
         _cache.clear()
 
 
-def _cache_key(f: SummaryFilter, p: Period, reach: _Reach) -> tuple[Any, ...]:
+def _cache_key(user: User, f: SummaryFilter, p: Period, reach: _Reach) -> tuple[Any, ...]:
     from partnercenter.usage.ingest import ledger_version
 
     # Everything the grouped rows are computed from: the ledger, the scope with each account
     # manager's first visible days, the customers of the manager filter, the filter and the period.
-    return (ledger_version(), reach, f.name, f.association_type, p.start, p.end)
+    # What a name search may match depends on whether the user may reveal names (E5).
+    return (ledger_version(), reach, f.name, masking.may_reveal(user), f.association_type, p.start, p.end)
 
 
 def _groups(user: User, f: SummaryFilter, at: dt.datetime, p: Period) -> list[_Group]:
     """The filter's grouped rows (a fresh list the caller may sort)."""
     reach = _reach(user, f, at, p)
-    key = _cache_key(f, p, reach)
+    key = _cache_key(user, f, p, reach)
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and now - hit[0] < _CACHE_SECONDS:
             _cache.move_to_end(key)
             return list(hit[1])
-    groups = _summary_groups(f, p, reach)
+    groups = _summary_groups(user, f, p, reach)
     with _cache_lock:
         _cache[key] = (now, groups)
         while len(_cache) > _CACHE_SIZE:

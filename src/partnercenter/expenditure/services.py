@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from partnercenter.accounts.models import User
-from partnercenter.accounts.roles import MAY_REVEAL_SENSITIVE
-from partnercenter.core import audit
+from partnercenter.core import audit, masking
 from partnercenter.core.errors import Forbidden, ValidationFailed
 
 SENSITIVE_COLUMNS = ("name", "email", "mobile")
 
 
 def may_reveal(user: User) -> bool:
-    return bool(user.is_platform_operator or (user.partner_id is not None and user.role in MAY_REVEAL_SENSITIVE))
+    return masking.may_reveal(user)
 
 
 def reveal(user: User, columns: Iterable[str], *, where: str) -> frozenset[str]:

@@ -14,16 +14,17 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from ninja import Field, Header, Query, Router, Schema, Status
 
-from partnercenter import scoping
 from partnercenter.accounts.api import current_user
 from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
+from partnercenter.core.decorators import api_menu, router_menu
 
 from . import registry, selectors, services
 from .models import ExportStatus, ExportTask
 from .writers import CONTENT_TYPES
 
 router = Router(tags=["exports"])
+router_menu(router, menus.EXPORTS)
 
 ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
@@ -109,6 +110,7 @@ def export_out(task: ExportTask) -> ExportOut:
         "a different body is 409 `idempotency_key_reused`."
     ),
 )
+@api_menu(menus.API_EXPORT_KIND)
 def create_export(
     request: HttpRequest,
     body: ExportIn,
@@ -130,7 +132,6 @@ def create_export(
 )
 def list_exports(request: HttpRequest, filters: Query[ExportQuery]) -> ExportPage:
     user = current_user(request)
-    scoping.require_menu(user, menus.EXPORTS)
     qs = selectors.visible_tasks(user)
     services.refresh(qs)
     if filters.status:
@@ -143,7 +144,6 @@ def list_exports(request: HttpRequest, filters: Query[ExportQuery]) -> ExportPag
 @router.get("/{task_id}", response={200: ExportOut, **ERRORS}, summary="One export task")
 def get_export(request: HttpRequest, task_id: str) -> ExportOut:
     user = current_user(request)
-    scoping.require_menu(user, menus.EXPORTS)
     task = selectors.get_task(user, task_id)
     services.refresh(selectors.visible_tasks(user).filter(pk=task.pk))
     task.refresh_from_db()
@@ -159,7 +159,6 @@ def get_export(request: HttpRequest, task_id: str) -> ExportOut:
 )
 def download_export(request: HttpRequest, task_id: str) -> FileResponse:
     user = current_user(request)
-    scoping.require_menu(user, menus.EXPORTS)
     return file_response(selectors.downloadable_task(user, task_id))
 
 

@@ -20,6 +20,7 @@ from partnercenter.accounts.api import current_user, require_platform_operator
 from partnercenter.accounts.models import AuditEntry, User
 from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import audit, clock, masking, menus
+from partnercenter.core.decorators import api_menu, router_menu
 from partnercenter.core.errors import Conflict, NotFound
 
 from . import selectors, services
@@ -44,6 +45,7 @@ from .schemas import (
 )
 
 router = Router(tags=["partners"])
+router_menu(router, menus.CUSTOMER_MANAGEMENT)
 
 ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
@@ -62,12 +64,14 @@ def _day_start(day: dt.date | None) -> dt.datetime:
 
 
 @router.get("/partners", response={200: list[PartnerOut], **ERRORS}, summary="Partners the caller may see")
+@api_menu(menus.API_SIGNED_IN)
 def list_partners(request: HttpRequest) -> list[PartnerOut]:
     user = current_user(request)
     return [_partner_out(p) for p in scoping.partners_for(user).select_related("parent")]
 
 
 @router.get("/partners/{code}", response={200: PartnerOut, **ERRORS}, summary="One partner")
+@api_menu(menus.API_SIGNED_IN)
 def get_partner(request: HttpRequest, code: str) -> PartnerOut:
     return _partner_out(scoping.get_partner(current_user(request), code))
 
@@ -75,6 +79,7 @@ def get_partner(request: HttpRequest, code: str) -> PartnerOut:
 @router.post(
     "/partners", response={201: PartnerOut, **ERRORS}, summary="Onboard a partner (platform operator)"
 )
+@api_menu(menus.API_PLATFORM_OPERATOR)
 def create_partner(request: HttpRequest, body: PartnerIn) -> Status[PartnerOut]:
     user = current_user(request)
     require_platform_operator(user)
@@ -179,6 +184,7 @@ def get_customer(request: HttpRequest, account_id: str) -> CustomerDetail:
     response={201: CustomerDetail, 409: ErrorOut, **ERRORS},
     summary="Register a customer with its first association (platform operator)",
 )
+@api_menu(menus.API_PLATFORM_OPERATOR)
 def create_customer(request: HttpRequest, body: CustomerIn) -> Status[CustomerDetail]:
     user = current_user(request)
     require_platform_operator(user)
@@ -204,6 +210,7 @@ def create_customer(request: HttpRequest, body: CustomerIn) -> Status[CustomerDe
     "earliest day allowed) when the customer has a charge at or after `valid_from`, or when its month "
     "is already billed for the partner losing or gaining the customer.",
 )
+@api_menu(menus.API_PLATFORM_OPERATOR)
 def associate_customer(
     request: HttpRequest, account_id: str, body: AssociationIn
 ) -> Status[AssociationOut]:
@@ -298,13 +305,13 @@ def _replayed(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
         "409 `idempotency_key_reused`."
     ),
 )
+@api_menu(menus.CUSTOMER_ASSIGNMENT)
 def assign_customers(
     request: HttpRequest,
     body: AssignmentIn,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
 ) -> AssignmentResult | dict[str, Any]:
     user = current_user(request)
-    scoping.require_menu(user, menus.CUSTOMER_ASSIGNMENT)
     fingerprint = _fingerprint(body)
     if idempotency_key:
         previous = _replayed(user, idempotency_key, fingerprint)

@@ -10,7 +10,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
-from partnercenter.core import clock
+from partnercenter.accounts.names import person_name_sql
+from partnercenter.core import clock, masking
 
 from .models import AccountManagerAssignment, Customer, CustomerAssociation
 
@@ -42,19 +43,14 @@ def customer_rows(
         .annotate(
             manager_id=Subquery(open_assignment.values("manager_id")[:1]),
             manager_username=Subquery(open_assignment.values("manager__username")[:1]),
-            manager_name=Subquery(open_assignment.values("manager__first_name")[:1]),
-            manager_last_name=Subquery(open_assignment.values("manager__last_name")[:1]),
+            manager_name=Subquery(open_assignment.annotate(n=person_name_sql("manager__")).values("n")[:1]),
             manager_since=Subquery(open_assignment.values("effective_from")[:1]),
             manager_until=Subquery(open_assignment.values("ended_at")[:1]),
         )
         .order_by("customer__account_id")
     )
     if f.search:
-        qs = qs.filter(
-            Q(customer__name__icontains=f.search)
-            | Q(customer__account_id__icontains=f.search)
-            | Q(customer__email__icontains=f.search)
-        )
+        qs = qs.filter(masking.customer_search_q(user, f.search, prefix="customer__"))
     if f.association_type:
         qs = qs.filter(association_type=f.association_type)
     if f.partner_code:

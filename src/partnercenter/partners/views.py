@@ -33,7 +33,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 
 def _manager_display(row: CustomerAssociation) -> str:
-    name = f"{getattr(row, 'manager_name', '') or ''} {getattr(row, 'manager_last_name', '') or ''}".strip()
+    name = getattr(row, "manager_name", "") or ""
     username = getattr(row, "manager_username", "") or ""
     return f"{name} ({username})" if name and username else username
 

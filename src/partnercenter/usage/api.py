@@ -9,11 +9,14 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from partnercenter.core import menus
+from partnercenter.core.decorators import router_menu
 from partnercenter.core.errors import Forbidden, NotFound, ValidationFailed
 
 from . import formats, selectors, services
 
 router = Router(tags=["usage"])
+router_menu(router, menus.API_PLATFORM_OPERATOR)
 
 
 class BatchOut(Schema):

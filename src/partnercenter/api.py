@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -12,6 +15,8 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from partnercenter.accounts import services as account_services
 from partnercenter.core.errors import DomainError
+
+log = logging.getLogger("partnercenter.api")
 
 
 class BearerToken(HttpBearer):
@@ -101,12 +106,34 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _error(request, exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), str(exc))
 
 
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(request, 413, "payload_too_large", "The request body is larger than this route accepts.")
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def _unreadable_body(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _error(
+        request, 400, "bad_request", "The request body could not be read.", [{"where": "body", "why": str(exc)}]
+    )
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Never a traceback or an HTML page to an integrator; the details go to the log.
+    log.error("API error on %s %s", request.method, request.path, exc_info=exc)
+    return _error(request, 500, "server_error", "Something went wrong on our side; it has been logged.")
+
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    413: "payload_too_large",
 }
 
 

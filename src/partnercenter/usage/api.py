@@ -6,10 +6,12 @@ import decimal
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from partnercenter.core.errors import Forbidden, NotFound, ValidationFailed
+from partnercenter.core.http import read_body
 
 from . import formats, selectors, services
 
@@ -46,22 +48,25 @@ def _require_operator(request: HttpRequest) -> None:
         'JSON: `{"format": "native"|"focus", "source": "…", "items": [ {…}, … ]}`. '
         "NDJSON: `Content-Type: application/x-ndjson`, one record per line, `?format=` and `?source=`. "
         "The batch is atomic: any invalid row rejects it (422) with row, column and reason, and nothing is written. "
-        "Amounts are exact decimal strings."
+        "Amounts are exact decimal strings. "
+        f"The body may be up to {settings.USAGE_BATCH_MAX_BYTES // (1024 * 1024)} MiB "
+        "(`PARTNERCENTER_USAGE_BATCH_MAX_MB`); a larger one answers 413 `payload_too_large`."
     ),
 )
 def create_batch(request: HttpRequest, format: str = formats.NATIVE, source: str = "") -> Status:
     _require_operator(request)
+    raw = read_body(request, settings.USAGE_BATCH_MAX_BYTES)
     content_type = (request.content_type or "").lower()
     if content_type in ("application/x-ndjson", "application/ndjson", "application/jsonl"):
         if format not in formats.FORMATS:
             raise ValidationFailed(f"format must be one of {', '.join(formats.FORMATS)}.")
         try:
-            report = services.ingest_ndjson(request.body, fmt=format, source=source, actor=request.user)
+            report = services.ingest_ndjson(raw, fmt=format, source=source, actor=request.user)
         except (ValueError, UnicodeDecodeError) as e:
             raise ValidationFailed(f"The NDJSON body is not valid: {e}") from None
     else:
         try:
-            body = json.loads(request.body or b"null", parse_float=decimal.Decimal)
+            body = json.loads(raw or b"null", parse_float=decimal.Decimal)
         except (ValueError, UnicodeDecodeError) as e:
             raise ValidationFailed(f"The body is not valid JSON: {e}") from None
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):

@@ -19,7 +19,8 @@ LOGIN = "/accounts/login/"
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Start a fresh interpreter with the product's settings read from ``env``."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERCENTER_") and k != "DATABASE_URL"}
+    inherited = ("PARTNERCENTER_", "DATABASE_URL", "DJANGO_")  # the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE
+    full = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     full.update(PYTHONPATH=str(SRC), DJANGO_SETTINGS_MODULE="partnercenter.settings", **env)
     return subprocess.run(  # noqa: S603
         [sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=120, check=False

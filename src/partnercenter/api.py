@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -11,6 +12,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import APIKeyCookie, HttpBearer
 
 from partnercenter.accounts import services as account_services
@@ -51,7 +53,38 @@ class ConsoleSession(APIKeyCookie):
         return self.authenticate(request, None)
 
 
-api = NinjaAPI(
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+    "required": ["code", "message"],
+}
+# Answers the API layer gives whatever the route: (status, description, when it applies).
+_COMMON_ERRORS: list[tuple[str, str, Callable[[dict[str, Any]], bool]]] = [
+    ("400", "The body is not valid JSON or could not be read.", lambda op: "requestBody" in op),
+    ("401", "Not signed in, or the bearer token is not valid.", lambda op: bool(op.get("security"))),
+    ("413", "The body is larger than the route accepts.", lambda op: "requestBody" in op),
+    ("422", "A parameter or the body is not valid.", lambda op: bool(op.get("parameters") or "requestBody" in op)),
+]
+
+
+class PartnerCenterAPI(NinjaAPI):
+    """Publishes, on every operation, the error answers that come from the API layer itself."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description, applies in _COMMON_ERRORS:
+                    if applies(operation) and status not in responses:
+                        responses[status] = {
+                            "description": description,
+                            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+                        }
+        return schema
+
+
+api = PartnerCenterAPI(
     title="Partner Center API",
     version="1",
     urls_namespace="api",

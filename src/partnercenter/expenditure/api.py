@@ -10,13 +10,17 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
 from partnercenter import scoping
+from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
 from partnercenter.core.errors import ValidationFailed
 from partnercenter.core.masking import mask_email, mask_mobile, mask_name
+from partnercenter.core.pagination import IsoDate, limit_field, offset_field
 
 from . import selectors, services
 
 router = Router(tags=["expenditure"])
+
+RESPONSES: dict[int, Any] = {200: dict[str, Any], 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 NOTICE = (
     "The customer expenditure summary is not the partner bill and cannot be used as the basis for "
@@ -45,18 +49,19 @@ def _period(p: selectors.Period) -> dict[str, Any]:
 
 class SummaryQuery(Schema):
     name: str = ""
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     manager: str = ""
     association_type: str = ""
     sort: str = "-expenditure"
-    limit: int = 50
-    offset: int = 0
+    limit: int = limit_field()
+    offset: int = offset_field()
     reveal: str = ""
 
 
 @router.get(
     "/summary",
+    response=RESPONSES,
     summary="Expenditure summary per customer",
     description="One row per customer (and association type and currency) for the period; totals cover the "
     "whole filter. Amounts are exact decimal strings; refund is shown positive; net = Σ BilledCost. "
@@ -111,8 +116,8 @@ def summary(request: HttpRequest, q: Query[SummaryQuery]) -> dict[str, Any]:
 
 class DetailsQuery(Schema):
     account_id: str = ""
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     product: str = ""
     service_type: str = ""
     region_id: str = ""
@@ -121,8 +126,8 @@ class DetailsQuery(Schema):
     order_id: str = ""
     resource_id: str = ""
     project: str = ""
-    limit: int = 50
-    offset: int = 0
+    limit: int = limit_field()
+    offset: int = offset_field()
 
 
 def _str(v: Any) -> Any:
@@ -135,6 +140,7 @@ def _str(v: Any) -> Any:
 
 @router.get(
     "/details",
+    response=RESPONSES,
     summary="Expenditure details (line items)",
     description="The line items behind the summary, newest first, with the period's totals per currency. "
     "Customer names are masked. " + NOTICE,

@@ -8,14 +8,18 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
+from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core.errors import Forbidden, NotFound, ValidationFailed
 from partnercenter.core.http import read_body
+from partnercenter.core.pagination import PageQuery
 
 from . import formats, selectors, services
 
 router = Router(tags=["usage"])
+
+ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 class BatchOut(Schema):
@@ -42,7 +46,7 @@ def _require_operator(request: HttpRequest) -> None:
 
 @router.post(
     "/batches",
-    response={201: dict, 422: dict},
+    response={201: dict, 422: dict, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut},
     summary="Ingest a batch of line items",
     description=(
         'JSON: `{"format": "native"|"focus", "source": "…", "items": [ {…}, … ]}`. '
@@ -91,14 +95,14 @@ def create_batch(request: HttpRequest, format: str = formats.NATIVE, source: str
     return Status(201, data)
 
 
-@router.get("/batches", response=list[BatchOut])
-def list_batches(request: HttpRequest, limit: int = 50, offset: int = 0) -> Any:
+@router.get("/batches", response={200: list[BatchOut], **ERRORS})
+def list_batches(request: HttpRequest, page: Query[PageQuery]) -> Any:
     _require_operator(request)
-    limit = max(1, min(limit, 500))
-    return list(selectors.batches_for(request.user)[offset : offset + limit])  # type: ignore[arg-type]
+    rows = selectors.batches_for(request.user)[page.offset : page.offset + page.limit]  # type: ignore[arg-type]
+    return list(rows)
 
 
-@router.get("/batches/{batch_id}", response=BatchOut)
+@router.get("/batches/{batch_id}", response={200: BatchOut, **ERRORS})
 def get_batch(request: HttpRequest, batch_id: int) -> Any:
     _require_operator(request)
     batch = selectors.batches_for(request.user).filter(pk=batch_id).first()  # type: ignore[arg-type]

@@ -161,3 +161,18 @@ def test_api_tokens_are_throttled_per_address_across_usernames(client, org):
     r = issue("sp-a-admin", PASSWORD)
     assert r.status_code == 429
     assert r.json() == {"code": "too_many_attempts", "message": "Too many failed sign-ins; try again later."}
+
+
+# ---- the test suite itself --------------------------------------------------------------------
+
+
+def test_a_missing_shared_fixture_fails_the_tests_instead_of_skipping_them(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PARTNERCENTER_SHARED_DIR"}
+    env.update(PARTNERCENTER_SHARED_DIR=str(tmp_path / "no-shared"), PYTHONPATH=str(SRC))
+    r = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "tests/test_import.py::test_import_focus_sample"],
+        cwd=SRC.parent, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert r.returncode == 1, r.stdout
+    assert "1 failed" in r.stdout and "skipped" not in r.stdout
+    assert f"The shared test fixture {tmp_path / 'no-shared' / 'focus' / 'customers.csv'} is missing." in r.stdout

@@ -7,6 +7,7 @@ error or a status code the OpenAPI document does not list, and every answer must
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -71,6 +72,16 @@ def test_every_route_answers_as_documented(case, tokens):
     # Each generated request is sent as each of the three roles: same input, different scopes.
     for role in ROLES:
         case.call_and_validate(headers={"Authorization": f"Bearer {tokens[role]}"}, checks=CHECKS.get_all())
+
+
+def test_the_openapi_document_has_no_duplicate_keys(client, db):
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), f"duplicate keys: {sorted(k for k in keys if keys.count(k) > 1)}"
+        return dict(pairs)
+
+    doc = json.loads(client.get(f"{API}/openapi.json").content, object_pairs_hook=no_duplicates)
+    assert doc["paths"]["/api/v1/me"]["get"]["responses"].keys() == {"200", "401"}
 
 
 # ---- the docs page works offline --------------------------------------------------------------

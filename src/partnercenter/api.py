@@ -59,11 +59,11 @@ _ERROR_SCHEMA = {
     "required": ["code", "message"],
 }
 # Answers the API layer gives whatever the route: (status, description, when it applies).
-_COMMON_ERRORS: list[tuple[str, str, Callable[[dict[str, Any]], bool]]] = [
-    ("400", "The body is not valid JSON or could not be read.", lambda op: "requestBody" in op),
-    ("401", "Not signed in, or the bearer token is not valid.", lambda op: bool(op.get("security"))),
-    ("413", "The body is larger than the route accepts.", lambda op: "requestBody" in op),
-    ("422", "A parameter or the body is not valid.", lambda op: bool(op.get("parameters") or "requestBody" in op)),
+_COMMON_ERRORS: list[tuple[int, str, Callable[[dict[str, Any]], bool]]] = [
+    (400, "The body is not valid JSON or could not be read.", lambda op: "requestBody" in op),
+    (401, "Not signed in, or the bearer token is not valid.", lambda op: bool(op.get("security"))),
+    (413, "The body is larger than the route accepts.", lambda op: "requestBody" in op),
+    (422, "A parameter or the body is not valid.", lambda op: bool(op.get("parameters") or "requestBody" in op)),
 ]
 
 
@@ -76,7 +76,8 @@ class PartnerCenterAPI(NinjaAPI):
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for status, description, applies in _COMMON_ERRORS:
-                    if applies(operation) and status not in responses:
+                    # ninja keys responses by int; a str key would be a duplicate in the JSON.
+                    if applies(operation) and status not in responses and str(status) not in responses:
                         responses[status] = {
                             "description": description,
                             "content": {"application/json": {"schema": _ERROR_SCHEMA}},

@@ -36,27 +36,23 @@ schema = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", application, conf
 
 
 @pytest.fixture
-def same_connection() -> Iterator[None]:
-    # Like Django's test client: the WSGI app must not close the test's connection (and with it
-    # the transaction every test is rolled back in) at the end of each request.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def tokens(org, same_connection) -> dict[str, str]:
+def tokens(org) -> Iterator[dict[str, str]]:
     client = Client()
     out = {}
     for username in ROLES:
         r = client.post(f"{API}/auth/tokens", {"username": username, "password": PASSWORD}, content_type="application/json")
         assert r.status_code == 201, r.content
         out[username] = r.json()["token"]
-    return out
+    # Like Django's test client (which reconnects these after each of its requests, hence after
+    # it): the WSGI app must not close the test's connection, and with it the transaction every
+    # test is rolled back in, at the end of each request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield out
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()

@@ -167,10 +167,11 @@ def test_api_tokens_are_throttled_per_address_across_usernames(client, org):
 
 
 def test_a_missing_shared_fixture_fails_the_tests_instead_of_skipping_them(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "PARTNERCENTER_SHARED_DIR"}
-    env.update(PARTNERCENTER_SHARED_DIR=str(tmp_path / "no-shared"), PYTHONPATH=str(SRC))
+    # Its own SQLite database: the PostgreSQL test database is this run's.
+    env = {k: v for k, v in os.environ.items() if k not in ("PARTNERCENTER_SHARED_DIR", "DATABASE_URL")}
+    env.update(PARTNERCENTER_SHARED_DIR=str(tmp_path / "no-shared"), PARTNERCENTER_VAR_DIR=str(tmp_path), PYTHONPATH=str(SRC))
     r = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "tests/test_import.py::test_import_focus_sample"],
+        [sys.executable, "-m", "pytest", "-q", "tests/test_import.py::test_import_focus_sample"],
         cwd=SRC.parent, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert r.returncode == 1, r.stdout

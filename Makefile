@@ -3,21 +3,30 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -q --disable-pip-version-check
 PORT ?= 8000
 PARTNERCENTER_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export PARTNERCENTER_TEST_DATABASE_URL
+# Every dependency is pinned: requirements.lock for running, requirements-test.lock for testing
+# (`make lock` updates both from pyproject.toml).
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
+LINTED := src tests bench
 
-.PHONY: install install-test browser run test test-sqlite test-postgres lint bench clean messages
+.PHONY: install install-test browser run lint check-migrations test test-sqlite test-postgres lock bench clean messages
 
-$(BIN)/partnercenter: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e .
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.deps: $(LOCK) pyproject.toml | $(BIN)/python
+	$(PIP) -r $(LOCK)
+	$(PIP) --no-deps -e .
 	touch $@
 
-install: $(BIN)/partnercenter
+install: $(VENV)/.deps
 
-$(VENV)/.test-deps: pyproject.toml $(BIN)/partnercenter
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+$(VENV)/.test-deps: $(TEST_LOCK) $(VENV)/.deps
+	$(PIP) -r $(TEST_LOCK)
 	touch $@
 
 install-test: $(VENV)/.test-deps browser
@@ -32,18 +41,35 @@ browser:
 run: install
 	PORT=$(PORT) $(BIN)/partnercenter up
 
-test: install-test
-	$(BIN)/ruff check src tests
-	$(BIN)/mypy src
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy src bench
+	$(BIN)/ruff format --check $(LINTED)
+
+check-migrations: install
 	mkdir -p var && $(BIN)/partnercenter check-migrations
+
+test-sqlite: install-test
 	@echo "== Test suite on SQLite =="
-	$(BIN)/pytest -q
-	@if $(BIN)/python -c "import os,psycopg; psycopg.connect(os.environ['PARTNERCENTER_TEST_DATABASE_URL'], connect_timeout=3).close()" 2>/dev/null; then \
-		echo "== Test suite on PostgreSQL ($(PARTNERCENTER_TEST_DATABASE_URL)) =="; \
-		DATABASE_URL=$(PARTNERCENTER_TEST_DATABASE_URL) $(BIN)/pytest -q; \
-	else \
-		echo "== PostgreSQL not reachable at $(PARTNERCENTER_TEST_DATABASE_URL): ran on SQLite only =="; \
+	env -u DATABASE_URL $(BIN)/pytest -q
+
+test-postgres: install-test
+	@if ! $(BIN)/python -c "import os,psycopg; psycopg.connect(os.environ['PARTNERCENTER_TEST_DATABASE_URL'], connect_timeout=3).close()"; then \
+		echo "PostgreSQL is not reachable at $(PARTNERCENTER_TEST_DATABASE_URL) (set PARTNERCENTER_TEST_DATABASE_URL)"; \
+		exit 1; \
 	fi
+	@echo "== Test suite on PostgreSQL ($(PARTNERCENTER_TEST_DATABASE_URL)) =="
+	DATABASE_URL=$(PARTNERCENTER_TEST_DATABASE_URL) $(BIN)/pytest -q
+
+test: lint check-migrations test-sqlite test-postgres
+
+# Re-pin every dependency to the newest release that pyproject.toml allows.
+lock: | $(BIN)/python
+	$(PIP) uv
+	$(BIN)/uv pip compile pyproject.toml --upgrade --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		--custom-compile-command "make lock" -q -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra test --upgrade --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" -q -c $(LOCK) -o $(TEST_LOCK)
 
 bench: install-test
 	$(BIN)/python -m bench

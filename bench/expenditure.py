@@ -228,10 +228,10 @@ def main() -> None:
         p95 = figures.get(f"summary_p95_ms_{e}")
         if p95 is not None:
             verdicts.append(f"summary p95 {e}: {'met' if p95 < TARGET_SUMMARY_P95_MS else 'MISSED'}")
-    for fmt, target in (("csv", TARGET_CSV_ROWS_PER_S), ("xlsx", TARGET_XLSX_ROWS_PER_S)):
+    for fmt, goal in (("csv", TARGET_CSV_ROWS_PER_S), ("xlsx", TARGET_XLSX_ROWS_PER_S)):
         v = figures.get(f"export_{fmt}_rows_per_s")
         if v is not None:
-            verdicts.append(f"export {fmt}: {'met' if v >= target else 'MISSED'}")
+            verdicts.append(f"export {fmt}: {'met' if v >= goal else 'MISSED'}")
     if "export_peak_rss_mb" in figures:
         verdicts.append(f"export peak RSS: {'met' if figures['export_peak_rss_mb'] < TARGET_PEAK_RSS_MB else 'MISSED'}")
     _log("\n" + "; ".join(verdicts))

@@ -106,10 +106,10 @@ def _django() -> None:
     django.setup()
 
 
-def _local(*parts: int) -> dt.datetime:
+def _local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
     from partnercenter.core import clock
 
-    return dt.datetime(*parts, tzinfo=clock.billing_tz()).astimezone(dt.UTC)  # type: ignore[misc]
+    return dt.datetime(year, month, day, hour, minute, tzinfo=clock.billing_tz()).astimezone(dt.UTC)
 
 
 def now_utc() -> dt.datetime:
@@ -129,7 +129,7 @@ def customer_name(cidx: int) -> str:
 
 def _customer_plan() -> list[dict[str, Any]]:
     """Per customer index: partner history (code, association type, from day number, to day number)."""
-    plan = []
+    plan: list[dict[str, Any]] = []
     cidx = 0
     for _ in range(BIG_CUSTOMERS):
         kind = "referral" if cidx % 5 == 0 else "reseller"
@@ -176,7 +176,7 @@ def _create_organisation() -> dict[str, Any]:
             # No password (None stores an unusable one without hashing): the bench signs in with force_login.
             users[uname] = account_services.create_user(
                 username=uname,
-                password=None,
+                password=None,  # type: ignore[arg-type]  # Django's set_password(None): unusable, no hashing
                 check_password=False,
                 partner_code=code,
                 role=role,  # type: ignore[arg-type]
@@ -607,7 +607,7 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
     with connection.cursor() as cur:
         for _name, ddl in dropped:
             cur.execute(ddl)
-        for t in (
+        for table in (
             "bx_daily",
             "bx_raw",
             "bx_rows",
@@ -618,7 +618,7 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
             "bx_product",
             "bx_region",
         ):
-            cur.execute(f"DROP TABLE {t}")
+            cur.execute(f"DROP TABLE {table}")
     timings["indexes"] = time.perf_counter() - t0
     Freshness.objects.update_or_create(
         source="bench-expenditure",
@@ -684,7 +684,7 @@ def check_data(sample: int = 6) -> dict[str, Any]:
         if any(got[k] != expected[k] for k in expected):
             problems.append(f"summary of {cust.account_id}: {got} != {expected}")
         # Rollups equal the line items, per day and key, for this customer (all partners).
-        li = {}
+        li: dict[tuple[Any, ...], Decimal] = {}
         for row in LineItem.objects.filter(customer=cust).values_list(
             "charge_day",
             "partner_id",

@@ -81,11 +81,31 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-# The shared FOCUS fixtures sit beside the repository (../shared/focus), unless
-# PARTNERCENTER_SHARED_DIR says where shared/ is.
-FOCUS_DIR = (
-    Path(os.environ.get("PARTNERCENTER_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared") / "focus"
-)
+# The shared fixtures sit beside the repository (../shared), unless PARTNERCENTER_SHARED_DIR says
+# where shared/ is.
+SHARED_DIR = Path(os.environ.get("PARTNERCENTER_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared")
+FOCUS_DIR = SHARED_DIR / "focus"
+
+
+def shared_path(relative: str) -> Path:
+    """A file or folder under shared/. A missing one fails the run, never skips: the tests that
+    read it would otherwise pass without checking anything."""
+    path = SHARED_DIR / relative
+    if not path.exists():
+        pytest.fail(
+            f"The shared test fixture {path} is missing. Put shared/ beside the repository or set "
+            "PARTNERCENTER_SHARED_DIR to the folder that holds it.",
+            pytrace=False,
+        )
+    return path
+
+
+def shared_glob(relative: str, pattern: str) -> list[Path]:
+    """The files under shared/``relative`` matching ``pattern``; none at all fails the run."""
+    found = sorted(shared_path(relative).glob(pattern))
+    if not found:
+        pytest.fail(f"No shared test fixture matches {SHARED_DIR / relative / pattern}.", pytrace=False)
+    return found
 
 
 @pytest.fixture(autouse=True)

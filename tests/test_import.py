@@ -12,9 +12,8 @@ from django.core.management.base import CommandError
 
 from partnercenter.partners import services as partner_services
 from partnercenter.partners.models import Customer, CustomerAssociation
-from tests.conftest import FOCUS_DIR  # noqa: E402
+from tests.conftest import shared_path
 
-FOCUS_CUSTOMERS = FOCUS_DIR / "customers.csv"
 HEADER = "account_id,name,email,mobile,partner,association_type,valid_from\n"
 
 
@@ -28,10 +27,9 @@ def counts() -> tuple[int, int]:
     return Customer.objects.count(), CustomerAssociation.objects.count()
 
 
-@pytest.mark.skipif(not FOCUS_CUSTOMERS.exists(), reason="the shared FOCUS sample is not present")
 def test_import_focus_sample(db):
     partner_services.create_partner(code="focus-sample-reseller", name="FOCUS sample", kind="solution_provider")
-    assert import_file(FOCUS_CUSTOMERS) == "Imported 4 customer(s) from customers.csv.\n"
+    assert import_file(shared_path("focus/customers.csv")) == "Imported 4 customer(s) from customers.csv.\n"
     rows = list(
         CustomerAssociation.objects.order_by("customer__account_id").values_list(
             "customer__account_id", "partner__code", "association_type", "valid_from", "valid_to"

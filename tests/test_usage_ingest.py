@@ -29,10 +29,10 @@ from partnercenter.usage.models import (
     IngestBatch,
     LineItem,
 )
-from tests.conftest import FOCUS_DIR  # noqa: E402
+from tests.conftest import FOCUS_DIR, shared_glob  # noqa: E402
 
 SAMPLE = FOCUS_DIR / "focus_1_2_sample_aws.csv"
-SCENARIOS = sorted((FOCUS_DIR / "spec-scenarios").glob("*.csv"))
+SCENARIOS = shared_glob("focus/spec-scenarios", "*.csv")
 CLASSES = ("expenditure", "refund", "adjustment", "tax", "net")
 USAGE_MODELS = (LineItem, DailyRollup, CustomerTotalKey, CustomerRunningTotal, IngestBatch, Freshness)
 

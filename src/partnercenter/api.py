@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import APIKeyCookie, HttpBearer
 
 from partnercenter import scoping
 from partnercenter.accounts import services as account_services
 from partnercenter.core.decorators import declared_menu
 from partnercenter.core.errors import DomainError
+
+log = logging.getLogger("partnercenter.api")
 
 
 # Both authentications end with the menu gate: an exception raised here becomes the API's JSON
@@ -52,7 +59,39 @@ class ConsoleSession(APIKeyCookie):
         return self.authenticate(request, None)
 
 
-api = NinjaAPI(
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+    "required": ["code", "message"],
+}
+# Answers the API layer gives whatever the route: (status, description, when it applies).
+_COMMON_ERRORS: list[tuple[int, str, Callable[[dict[str, Any]], bool]]] = [
+    (400, "The body is not valid JSON or could not be read.", lambda op: "requestBody" in op),
+    (401, "Not signed in, or the bearer token is not valid.", lambda op: bool(op.get("security"))),
+    (413, "The body is larger than the route accepts.", lambda op: "requestBody" in op),
+    (422, "A parameter or the body is not valid.", lambda op: bool(op.get("parameters") or "requestBody" in op)),
+]
+
+
+class PartnerCenterAPI(NinjaAPI):
+    """Publishes, on every operation, the error answers that come from the API layer itself."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description, applies in _COMMON_ERRORS:
+                    # ninja keys responses by int; a str key would be a duplicate in the JSON.
+                    if applies(operation) and status not in responses and str(status) not in responses:
+                        responses[status] = {
+                            "description": description,
+                            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+                        }
+        return schema
+
+
+api = PartnerCenterAPI(
     title="Partner Center API",
     version="1",
     urls_namespace="api",
@@ -107,12 +146,34 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _error(request, exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), str(exc))
 
 
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(request, 413, "payload_too_large", "The request body is larger than this route accepts.")
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def _unreadable_body(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _error(
+        request, 400, "bad_request", "The request body could not be read.", [{"where": "body", "why": str(exc)}]
+    )
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Never a traceback or an HTML page to an integrator; the details go to the log.
+    log.error("API error on %s %s", request.method, request.path, exc_info=exc)
+    return _error(request, 500, "server_error", "Something went wrong on our side; it has been logged.")
+
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    413: "payload_too_large",
 }
 
 

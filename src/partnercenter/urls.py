@@ -19,3 +19,9 @@ urlpatterns = [
     path("operations/", include("partnercenter.operations.urls")),
     path("", include("partnercenter.core.urls")),
 ]
+
+# The product's own error answers: pages for the console, JSON under /api/.
+handler400 = "partnercenter.core.error_views.bad_request"
+handler403 = "partnercenter.core.error_views.permission_denied"
+handler404 = "partnercenter.core.error_views.page_not_found"
+handler500 = "partnercenter.core.error_views.server_error"

@@ -9,15 +9,19 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
+from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
 from partnercenter.core.decorators import router_menu
 from partnercenter.core.errors import ValidationFailed
 from partnercenter.core.masking import mask_email, mask_mobile, mask_name
+from partnercenter.core.pagination import IsoDate, limit_field, offset_field
 
 from . import selectors, services
 
 router = Router(tags=["expenditure"])
 router_menu(router, menus.CUSTOMER_EXPENDITURE)
+
+RESPONSES: dict[int, Any] = {200: dict[str, Any], 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 NOTICE = (
     "The customer expenditure summary is not the partner bill and cannot be used as the basis for "
@@ -61,18 +65,19 @@ def _reveal(user: Any, raw: str, where: str) -> frozenset[str]:
 
 class SummaryQuery(Schema):
     name: str = ""
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     manager: str = ""
     association_type: str = ""
     sort: str = "-expenditure"
-    limit: int = 50
-    offset: int = 0
+    limit: int = limit_field()
+    offset: int = offset_field()
     reveal: str = ""
 
 
 @router.get(
     "/summary",
+    response=RESPONSES,
     summary="Expenditure summary per customer",
     description="One row per customer (and association type and currency) for the period; totals cover the "
     "whole filter. Amounts are exact decimal strings; refund is shown positive; net = Σ BilledCost. "
@@ -126,8 +131,8 @@ def summary(request: HttpRequest, q: Query[SummaryQuery]) -> dict[str, Any]:
 
 class DetailsQuery(Schema):
     account_id: str = ""
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     product: str = ""
     service_type: str = ""
     region_id: str = ""
@@ -136,8 +141,8 @@ class DetailsQuery(Schema):
     order_id: str = ""
     resource_id: str = ""
     project: str = ""
-    limit: int = 50
-    offset: int = 0
+    limit: int = limit_field()
+    offset: int = offset_field()
     reveal: str = ""
 
 
@@ -151,6 +156,7 @@ def _str(v: Any) -> Any:
 
 @router.get(
     "/details",
+    response=RESPONSES,
     summary="Expenditure details (line items)",
     description="The line items behind the summary, newest first, with the period's totals per currency. "
     "Customer names are masked unless `reveal=name` asks to see them, for roles allowed to (recorded in the audit "

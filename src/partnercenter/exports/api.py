@@ -18,6 +18,7 @@ from partnercenter.accounts.api import current_user
 from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
 from partnercenter.core.decorators import api_menu, router_menu
+from partnercenter.core.pagination import offset_field
 
 from . import registry, selectors, services
 from .models import ExportStatus, ExportTask
@@ -65,7 +66,7 @@ class ExportPage(Schema):
 
 class ExportQuery(Schema):
     limit: int = Field(20, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = offset_field()
     status: ExportStatus | None = None
 
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from partnercenter.core.pagination import offset_field
+
 AssociationTypeLiteral = Literal["reseller", "referral"]
 
 
@@ -36,7 +38,7 @@ class CustomerQuery(Schema):
     unassigned: bool = Field(default=False, description="Only customers without an account manager.")
     partner: str | None = Field(default=None, description="Partner code (a distributor viewing a reseller).")
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = offset_field()
 
 
 class CustomerItem(Schema):

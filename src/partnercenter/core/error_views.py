@@ -1,0 +1,61 @@
+"""The product's own error answers (never Django's debug pages): JSON under /api/, pages elsewhere.
+
+Wired as ``handler400/403/404/500`` in ``partnercenter/urls.py``. Errors inside API routes are
+answered by the API's own handlers (``partnercenter/api.py``); these catch what happens before
+a route runs (an unknown /api/ URL, a middleware failure).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template import loader
+from django.utils.translation import gettext as _
+
+API_PREFIX = "/api/"
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def error_json(status: int, code: str, message: str, details: Any = None) -> JsonResponse:
+    """The API's error shape, ``{code, message}`` plus ``details`` when there are any."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JsonResponse(body, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api(request):
+        return error_json(400, "bad_request", "The request could not be read.")
+    return HttpResponse(loader.get_template("400.html").render({}), status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api(request):
+        return error_json(403, "forbidden", "You may not do this.")
+    return render(request, "403.html", {"message": str(exception or "")}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api(request):
+        return error_json(404, "not_found", f"No API route at {request.path_info}.")
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api(request):
+        return error_json(500, "server_error", "Something went wrong on our side; it has been logged.")
+    # No request context: the database may be the reason we are here.
+    return HttpResponse(loader.get_template("500.html").render({}), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if is_api(request):
+        return error_json(403, "csrf_failed", "The CSRF check failed: send the X-CSRFToken header.")
+    message = _("Your form expired or came from another site. Reload the page and try again.")
+    return render(request, "403.html", {"message": message}, status=403)

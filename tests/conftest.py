@@ -29,7 +29,11 @@ class Org:
 
 def _user(org: Org, username: str, partner: str | None, role: str = "", operator: bool = False) -> User:
     u = account_services.create_user(
-        username=username, password=PASSWORD, partner_code=partner, role=role, is_operator=operator,
+        username=username,
+        password=PASSWORD,
+        partner_code=partner,
+        role=role,
+        is_operator=operator,
         email=f"{username}@example.com",
     )
     org.users[username] = u
@@ -38,8 +42,13 @@ def _user(org: Org, username: str, partner: str | None, role: str = "", operator
 
 def _customer(org: Org, account_id: str, name: str, partner: str, kind: str = "reseller") -> Customer:
     c = partner_services.create_customer(
-        account_id=account_id, name=name, email=f"{account_id}@example.com", mobile="13800000000",
-        partner_code=partner, association_type=kind, valid_from=T0 - dt.timedelta(days=60),
+        account_id=account_id,
+        name=name,
+        email=f"{account_id}@example.com",
+        mobile="13800000000",
+        partner_code=partner,
+        association_type=kind,
+        valid_from=T0 - dt.timedelta(days=60),
     )
     org.customers[account_id] = c
     return c
@@ -59,7 +68,9 @@ def org(db) -> Org:
             ("sp-b", "solution_provider", None),
             ("ref", "referral", None),
         ]:
-            o.partners[code] = partner_services.create_partner(code=code, name=code.upper(), kind=kind, parent_code=parent)
+            o.partners[code] = partner_services.create_partner(
+                code=code, name=code.upper(), kind=kind, parent_code=parent
+            )
             for role in ("admin", "operator", "account_manager", "finance"):
                 _user(o, f"{code}-{role}", code, role)
         _user(o, "op", None, operator=True)

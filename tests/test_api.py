@@ -580,8 +580,12 @@ def test_users_listing_by_role(org, client):
 
 def test_create_user_and_set_menus(org, client):
     body = {
-        "username": "sp-a-new", "password": "Another-pass-987", "partner": "sp-a", "role": "operator",
-        "first_name": "小明", "last_name": "张",
+        "username": "sp-a-new",
+        "password": "Another-pass-987",
+        "partner": "sp-a",
+        "role": "operator",
+        "first_name": "小明",
+        "last_name": "张",
     }
     assert call(client, "post", "/users", bearer(client, "sp-a-admin"), body).status_code == 403
     op = bearer(client, "op")

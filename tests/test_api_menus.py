@@ -20,11 +20,7 @@ ROLES = ("sp-a-admin", "sp-a-operator", "sp-a-account_manager", "sp-a-finance", 
 
 def _operations() -> list[tuple[str, str, str | None]]:
     schema = api.get_openapi_schema()
-    return [
-        (method, path, op.get("x-menu"))
-        for path, ops in schema["paths"].items()
-        for method, op in ops.items()
-    ]
+    return [(method, path, op.get("x-menu")) for path, ops in schema["paths"].items() for method, op in ops.items()]
 
 
 def _call(client: Client, method: str, path: str, body: dict | None = None):
@@ -104,7 +100,9 @@ def test_the_menu_is_checked_before_the_request_is_read(org, client):
 
 def test_bearer_token_is_gated_like_the_session(org, client):
     r = client.post(
-        f"{API}/auth/tokens", {"username": "sp-a-finance", "password": "Test-pass-1234"}, content_type="application/json"
+        f"{API}/auth/tokens",
+        {"username": "sp-a-finance", "password": "Test-pass-1234"},
+        content_type="application/json",
     )
     auth = {"HTTP_AUTHORIZATION": f"Bearer {r.json()['token']}"}
     assert client.get(f"{API}/customers", **auth).status_code == 403

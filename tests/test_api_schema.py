@@ -40,7 +40,9 @@ def tokens(org) -> Iterator[dict[str, str]]:
     client = Client()
     out = {}
     for username in ROLES:
-        r = client.post(f"{API}/auth/tokens", {"username": username, "password": PASSWORD}, content_type="application/json")
+        r = client.post(
+            f"{API}/auth/tokens", {"username": username, "password": PASSWORD}, content_type="application/json"
+        )
         assert r.status_code == 201, r.content
         out[username] = r.json()["token"]
     # Like Django's test client (which reconnects these after each of its requests, hence after
@@ -89,7 +91,9 @@ def test_the_docs_page_references_no_external_host_and_its_assets_are_served(cli
     html = r.content.decode()
     references = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert references, html
-    assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", html, re.IGNORECASE), "an external host in the docs page"
+    assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", html, re.IGNORECASE), (
+        "an external host in the docs page"
+    )
     assert sorted(references) == [
         "/static/ninja/favicon.png",
         "/static/ninja/favicon.svg",

@@ -94,9 +94,7 @@ def test_console_unassign(client, org):
     with clock.frozen_at(LAST_SECOND):
         r = client.post(URL, {"customer": ["a1", "a2"], "action": "unassign"}, follow=True)
         assert r.status_code == 200
-        assert (
-            "1 customer unassigned from its account manager; effective from 2026-03-11 (the next day)." in text(r)
-        )
+        assert "1 customer unassigned from its account manager; effective from 2026-03-11 (the next day)." in text(r)
         # until midnight the row still names the manager, and says when it is removed
         row = re.search(r'<tr data-account="a1">.*?</tr>', text(r), re.S)
         assert row is not None and "removed from 2026-03-11" in row.group(0)

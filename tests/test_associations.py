@@ -86,8 +86,13 @@ def test_api_refuses_a_back_dated_association_over_recorded_charges(org, client)
     op = bearer(client, "op")
     before = state()
     with clock.frozen_at(T0):
-        r = call(client, "post", "/customers/a1/associations", op,
-                 {"partner": "sp-b", "association_type": "reseller", "valid_from": "2026-03-05"})
+        r = call(
+            client,
+            "post",
+            "/customers/a1/associations",
+            op,
+            {"partner": "sp-b", "association_type": "reseller", "valid_from": "2026-03-05"},
+        )
     assert r.status_code == 422
     assert r.json() == {
         "code": "valid_from_too_early",
@@ -101,15 +106,25 @@ def test_api_refuses_a_back_dated_association_over_recorded_charges(org, client)
     assert state() == before
     # A change of association type alone moves history too.
     with clock.frozen_at(T0):
-        r = call(client, "post", "/customers/a1/associations", op,
-                 {"partner": "sp-a", "association_type": "referral", "valid_from": "2026-03-08"})
+        r = call(
+            client,
+            "post",
+            "/customers/a1/associations",
+            op,
+            {"partner": "sp-a", "association_type": "referral", "valid_from": "2026-03-08"},
+        )
     assert r.status_code == 422
     assert r.json()["details"]["valid_from"].endswith("Choose 2026-03-09 or later.")
     assert state() == before
 
     with clock.frozen_at(T0):
-        r = call(client, "post", "/customers/a1/associations", op,
-                 {"partner": "sp-b", "association_type": "reseller", "valid_from": "2026-03-09"})
+        r = call(
+            client,
+            "post",
+            "/customers/a1/associations",
+            op,
+            {"partner": "sp-b", "association_type": "reseller", "valid_from": "2026-03-09"},
+        )
     assert r.status_code == 201
     assert r.json()["valid_from"] == "2026-03-08T16:00:00Z"
     assert partners_of_lines() == {
@@ -121,8 +136,13 @@ def test_api_refuses_a_back_dated_association_over_recorded_charges(org, client)
 
 def test_api_refuses_a_customer_registered_into_a_billed_month(org, client):
     ClosedMonth.objects.create(partner=org.partners["sp-a"], month=dt.date(2026, 2, 1), closed_at=T0)
-    body = {"account_id": "n1", "name": "New", "partner": "sp-a", "association_type": "reseller",
-            "valid_from": "2026-02-28"}
+    body = {
+        "account_id": "n1",
+        "name": "New",
+        "partner": "sp-a",
+        "association_type": "reseller",
+        "valid_from": "2026-02-28",
+    }
     op = bearer(client, "op")
     before = state()
     with clock.frozen_at(T0):
@@ -206,8 +226,7 @@ def test_an_association_may_not_start_in_a_billed_month(org, billed_partner):
         with pytest.raises(partner_services.HistoryRecorded) as exc:
             move(org.customers["a1"], last_second_of_february, org=org)
         assert exc.value.details == {
-            "valid_from": f"the month(s) 2026-02 for {billed_partner!r} are already billed. "
-            "Choose 2026-03-01 or later."
+            "valid_from": f"the month(s) 2026-02 for {billed_partner!r} are already billed. Choose 2026-03-01 or later."
         }
         assert state() == before
         move(org.customers["a1"], dt.datetime(2026, 2, 28, 16, 0, tzinfo=dt.UTC), org=org)  # 03-01 00:00
@@ -275,8 +294,10 @@ def test_console_cannot_edit_or_delete_association_history(org, client):
     client.force_login(org.users["op"])
     before = state()
     change = f"/admin/partners/customerassociation/{assoc.pk}/change/"
-    r = client.post(change, admin_form(org, "2026-03-05", partner="sp-a") | {"valid_from_0": "2026-03-05",
-                                                                            "valid_from_1": "00:00:00"})
+    r = client.post(
+        change,
+        admin_form(org, "2026-03-05", partner="sp-a") | {"valid_from_0": "2026-03-05", "valid_from_1": "00:00:00"},
+    )
     assert r.status_code == 403
     r = client.post(f"/admin/partners/customerassociation/{assoc.pk}/delete/", {"post": "yes"})
     assert r.status_code == 403

@@ -69,8 +69,16 @@ KNOWN = [
     rec("L3", "a1", "1.5", "2026-03-07", charge_category="Tax"),
     rec("L4", "a2", "500.125", "2026-03-08", service_name="OBS", region_id="ap-guangzhou"),
     rec("L5", "a2", "100.005", "2026-03-09", currency="CNY"),
-    rec("L6", "a3", "0.000000000000001", "2026-03-10", charge_category="Purchase", service_type="marketplace",
-        billing_mode="prepaid_monthly", service_name="KooGallery App"),
+    rec(
+        "L6",
+        "a3",
+        "0.000000000000001",
+        "2026-03-10",
+        charge_category="Purchase",
+        service_type="marketplace",
+        billing_mode="prepaid_monthly",
+        service_name="KooGallery App",
+    ),
     rec("L7", "a3", "-2", "2026-03-10", charge_category="Credit"),
     rec("L8", "a1", "999", "2026-03-19"),  # not visible at NOW (E2)
     rec("L9", "a1", "7", "2026-02-27"),  # before the default period (this month)
@@ -150,8 +158,16 @@ def detail_rows(html: str) -> list[dict[str, object]]:
     out = []
     for line, acc, cls, cur, block in _DETAIL_ROW.findall(html):
         c = cells(block)
-        out.append({"line": int(line), "account": acc, "class": cls, "currency": cur,
-                    "billed": Decimal(c["billed_cost"][0]), "name": c["name"][1]})
+        out.append(
+            {
+                "line": int(line),
+                "account": acc,
+                "class": cls,
+                "currency": cur,
+                "billed": Decimal(c["billed_cost"][0]),
+                "name": c["name"][1],
+            }
+        )
     return out
 
 
@@ -179,11 +195,18 @@ def test_summary_shows_exact_totals_and_rows_for_a_known_data_set(client, known,
     assert shown_totals(html)["CNY"]["expenditure"] == "100.01 CNY"  # half-up at the minor unit
 
     rows = summary_rows(html)
-    assert set(rows) == {("a1", "reseller", "USD"), ("a2", "referral", "USD"), ("a2", "referral", "CNY"),
-                         ("a3", "reseller", "USD")}
+    assert set(rows) == {
+        ("a1", "reseller", "USD"),
+        ("a2", "referral", "USD"),
+        ("a2", "referral", "CNY"),
+        ("a3", "reseller", "USD"),
+    }
     a1 = rows[("a1", "reseller", "USD")]
     assert (amount(a1, "expenditure"), amount(a1, "refund"), amount(a1, "net")) == (
-        D("13028.44102312387875"), D("28.000000000000001"), D("13001.941023123878749"))
+        D("13028.44102312387875"),
+        D("28.000000000000001"),
+        D("13001.941023123878749"),
+    )
     assert a1["expenditure"][1] == "13,028.44"
     assert a1["name"][1] == "张*明" and a1["email"][1] == "a1***@example.com" and a1["mobile"][1] == "138****0000"
     assert "张小明" not in html and "a1@example.com" not in html and "13800000000" not in html
@@ -191,7 +214,10 @@ def test_summary_shows_exact_totals_and_rows_for_a_known_data_set(client, known,
     assert (amount(a2, "expenditure"), a2["expenditure"][1]) == (D("500.125"), "500.13")
     a3 = rows[("a3", "reseller", "USD")]
     assert (amount(a3, "expenditure"), amount(a3, "net"), a3["net"][1]) == (
-        D("0.000000000000001"), D("-1.999999999999999"), "-2.00")
+        D("0.000000000000001"),
+        D("-1.999999999999999"),
+        "-2.00",
+    )
     # Totals are the sums of the rows (here all on one page).
     for cur, t in KNOWN_TOTALS.items():
         for col in ("expenditure", "refund", "net"):
@@ -211,8 +237,15 @@ def test_summary_filters_name_dates_association_and_manager(client, known, at_no
     assert summary_rows(text(client.get(URL, {"name": "****"}))) == {}  # the mask is not searchable
     # Spent on: one day.
     html = text(client.get(URL, {"start": "2026-03-05", "end": "2026-03-05"}))
-    assert totals(html) == {"USD": {"expenditure": D("13028.44102312387875"), "refund": D(0), "adjustment": D(0),
-                                    "tax": D(0), "net": D("13028.44102312387875")}}
+    assert totals(html) == {
+        "USD": {
+            "expenditure": D("13028.44102312387875"),
+            "refund": D(0),
+            "adjustment": D(0),
+            "tax": D(0),
+            "net": D("13028.44102312387875"),
+        }
+    }
     # February includes L9 only.
     html = text(client.get(URL, {"start": "2026-02-01", "end": "2026-02-28"}))
     assert totals(html)["USD"]["expenditure"] == D("7")
@@ -227,8 +260,9 @@ def test_summary_filters_name_dates_association_and_manager(client, known, at_no
     # Account manager: customers assigned to them.
     manager = known.users["sp-a-account_manager"]
     with clock.frozen_at(NOW - dt.timedelta(days=1)):
-        partner_services.assign_customers(actor=known.users["sp-a-admin"], customers=[known.customers["a3"]],
-                                          manager=manager)
+        partner_services.assign_customers(
+            actor=known.users["sp-a-admin"], customers=[known.customers["a3"]], manager=manager
+        )
     r = client.get(URL, {"manager": str(manager.pk)})
     assert {k[0] for k in summary_rows(text(r))} == {"a3"}
     assert "sp-a-account_manager" in summary_rows(text(r))[("a3", "reseller", "USD")]["manager"][1]
@@ -255,8 +289,10 @@ def test_summary_sorting_by_column_headers(client, known, at_now):
     assert names == ["a3", "a2", "a2", "a1"]  # Acme Ltd, Alice Corp, 张小明
     # The header links toggle the direction and keep the other search options.
     html = text(client.get(URL, {"sort": "expenditure", "association_type": "reseller"}))
-    assert 'href="/expenditure/?sort=-expenditure&amp;association_type=reseller"' in html or \
-        'href="/expenditure/?association_type=reseller&amp;sort=-expenditure"' in html
+    assert (
+        'href="/expenditure/?sort=-expenditure&amp;association_type=reseller"' in html
+        or 'href="/expenditure/?association_type=reseller&amp;sort=-expenditure"' in html
+    )
     # An unknown sort falls back to the default.
     assert client.get(URL, {"sort": "bogus"}).status_code == 200
 
@@ -265,8 +301,13 @@ def test_summary_pages_20_rows_and_totals_cover_the_whole_filter(client, org, at
     with clock.frozen_at(T0):
         for i in range(23):
             partner_services.create_customer(
-                account_id=f"p{i:02d}", name=f"Paging {i:02d}", email=f"p{i}@example.com", mobile="13900000000",
-                partner_code="sp-a", association_type="reseller", valid_from=T0 - dt.timedelta(days=30),
+                account_id=f"p{i:02d}",
+                name=f"Paging {i:02d}",
+                email=f"p{i}@example.com",
+                mobile="13900000000",
+                partner_code="sp-a",
+                association_type="reseller",
+                valid_from=T0 - dt.timedelta(days=30),
             )
     with clock.frozen_at(NOW):
         ingest([rec(f"P{i}", f"p{i:02d}", f"{i + 1}.001", "2026-03-03") for i in range(23)])
@@ -301,7 +342,11 @@ def test_expenditure_and_refund_bills_are_the_line_items_behind_the_row(client, 
     row = summary_rows(html)[("a1", "reseller", "USD")]
     bills = _link(html, "a1", "expenditure-bills")
     assert parse_qs(urlsplit(bills).query) == {
-        "account_id": ["a1"], "start": ["2026-03-01"], "end": ["2026-03-18"], "classification": ["expenditure"]}
+        "account_id": ["a1"],
+        "start": ["2026-03-01"],
+        "end": ["2026-03-18"],
+        "classification": ["expenditure"],
+    }
     rows = detail_rows(text(client.get(bills)))
     assert line_ids(rows) == {"L1"}
     assert sum((r["billed"] for r in rows), D(0)) == amount(row, "expenditure")
@@ -362,8 +407,12 @@ def test_e2_a_day_is_queryable_only_from_00_00_of_the_day_after_next(client, org
     day = dt.date(2026, 3, 10)
     with clock.frozen_at(NOW):
         # 23:30 on D in Shanghai (15:30Z): still day D.
-        ingest([rec("E2", "a1", "42.5", "2026-03-10", hour=15) | {
-            "charge_period_start": "2026-03-10T15:30:00Z", "charge_period_end": "2026-03-10T15:45:00Z"}])
+        ingest(
+            [
+                rec("E2", "a1", "42.5", "2026-03-10", hour=15)
+                | {"charge_period_start": "2026-03-10T15:30:00Z", "charge_period_end": "2026-03-10T15:45:00Z"}
+            ]
+        )
     signed_in(client, org, "sp-a-admin")
     query = {"start": "2026-03-10", "end": "2026-03-10"}
     boundary = clock.start_of_day(day + dt.timedelta(days=2))
@@ -408,7 +457,10 @@ def test_e3_account_manager_sees_expenditure_from_the_day_after_assignment(clien
         details = detail_rows(text(client.get(DETAILS, query)))
         assert line_ids(details) == {"a1-11", "a1-12", "a3-12"}
         # Asking for the hidden days explicitly gives nothing.
-        assert detail_rows(text(client.get(DETAILS, {"account_id": "a1", "start": "2026-03-09", "end": "2026-03-10"}))) == []
+        assert (
+            detail_rows(text(client.get(DETAILS, {"account_id": "a1", "start": "2026-03-09", "end": "2026-03-10"})))
+            == []
+        )
         assert detail_rows(text(client.get(DETAILS, {"account_id": "a2"}))) == []
         client.logout()
         signed_in(client, org, "sp-a-admin")
@@ -508,8 +560,9 @@ def test_eye_toggle_reveals_a_column_and_is_audited(client, known, at_now):
 
 def test_account_manager_may_reveal_their_customers(client, org):
     with clock.frozen_at(NOW - dt.timedelta(days=20)):
-        partner_services.assign_customers(actor=org.users["sp-a-admin"], customers=[org.customers["a1"]],
-                                          manager=org.users["sp-a-account_manager"])
+        partner_services.assign_customers(
+            actor=org.users["sp-a-admin"], customers=[org.customers["a1"]], manager=org.users["sp-a-account_manager"]
+        )
     with clock.frozen_at(NOW):
         ingest([rec("AM1", "a1", "3", "2026-03-12")])
         signed_in(client, org, "sp-a-account_manager")
@@ -544,11 +597,14 @@ def test_unknown_reveal_column_is_a_bad_request(client, known, at_now):
 
 def test_export_summary_creates_a_task_with_the_current_search_options(client, known, at_now):
     signed_in(client, known, "sp-a-admin")
-    page = text(client.get(URL, {"association_type": "reseller", "start": "2026-03-02", "end": "2026-03-15",
-                                 "name": "a"}))
+    page = text(
+        client.get(URL, {"association_type": "reseller", "start": "2026-03-02", "end": "2026-03-15", "name": "a"})
+    )
     form = re.search(r'<form[^>]*data-testid="export-summary-form">(.*?)</form>', page, re.S)
     assert form
-    fields = {k: html_unescape(v) for k, v in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(1))}
+    fields = {
+        k: html_unescape(v) for k, v in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(1))
+    }
     assert fields["association_type"] == "reseller" and fields["start"] == "2026-03-02"
     fields.update(format="xlsx")
     r = client.post(EXPORT, fields)
@@ -556,9 +612,12 @@ def test_export_summary_creates_a_task_with_the_current_search_options(client, k
     assert r["Location"] == "/expenditure/?association_type=reseller&start=2026-03-02&end=2026-03-15&name=a"
     task = ExportTask.objects.get()
     assert (task.kind, task.format, task.created_by) == ("expenditure_summary", "xlsx", known.users["sp-a-admin"])
-    assert task.params == selectors.SummaryFilter(
-        name="a", start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 15), association_type="reseller"
-    ).as_params()
+    assert (
+        task.params
+        == selectors.SummaryFilter(
+            name="a", start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 15), association_type="reseller"
+        ).as_params()
+    )
     followed = text(client.get(r["Location"]))
     assert "Export task created" in followed
     assert 'href="/exports/"' in followed and "View export" in followed
@@ -569,15 +628,26 @@ def test_export_summary_creates_a_task_with_the_current_search_options(client, k
 
 def test_export_customer_bills_with_the_search_options_of_the_form(client, known, at_now):
     signed_in(client, known, "sp-a-admin")
-    data = {"kind": "details", "format": "csv", "start": "2026-03-01", "end": "2026-03-18", "account_id": "a1",
-            "classification": "refund", "product": "", "next": "/expenditure/details/?account_id=a1"}
+    data = {
+        "kind": "details",
+        "format": "csv",
+        "start": "2026-03-01",
+        "end": "2026-03-18",
+        "account_id": "a1",
+        "classification": "refund",
+        "product": "",
+        "next": "/expenditure/details/?account_id=a1",
+    }
     r = client.post(EXPORT, data)
     assert r.status_code == 302 and r["Location"] == "/expenditure/details/?account_id=a1"
     task = ExportTask.objects.get()
     assert (task.kind, task.format) == ("expenditure_details", "csv")
-    assert task.params == selectors.DetailFilter(
-        account_id="a1", start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 18), classification="refund"
-    ).as_params()
+    assert (
+        task.params
+        == selectors.DetailFilter(
+            account_id="a1", start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 18), classification="refund"
+        ).as_params()
+    )
     assert "Export task created" in text(client.get(r["Location"]))
     client.post(EXPORT, data)
     assert ExportTask.objects.count() == 1
@@ -615,8 +685,9 @@ FIRST_DAY = dt.date(2026, 2, 1)
 USERS = ("sp-a-admin", "sp-a-account_manager", "dist-admin", "op")
 
 prop_amounts = st.integers(min_value=0, max_value=15).flatmap(
-    lambda places: st.decimals(min_value=-(10**9), max_value=10**9, places=places, allow_nan=False,
-                               allow_infinity=False)
+    lambda places: st.decimals(
+        min_value=-(10**9), max_value=10**9, places=places, allow_nan=False, allow_infinity=False
+    )
 )
 
 
@@ -719,7 +790,8 @@ def test_summary_equals_the_sum_of_its_line_items(org, records, f, username):
                 want_totals[key[2]][k] += e[k]
             want_totals[key[2]]["refund"] -= e["refund"]
         assert {c: {k: v for k, v in t.items() if k in want_totals[c]} for c, t in result.totals.items()} == {
-            c: dict(t) for c, t in want_totals.items()}
+            c: dict(t) for c, t in want_totals.items()
+        }
         for t in result.totals.values():
             assert t["net"] == t["expenditure"] - t["refund"] + t["adjustment"] + t["tax"]
         # Each customer's rows equal the details (the line items behind them) for the same period,
@@ -730,10 +802,13 @@ def test_summary_equals_the_sum_of_its_line_items(org, records, f, username):
                 per_account[f"{acc}/{cur}"]["net"] += r.net
                 per_account[f"{acc}/{cur}"]["expenditure"] += r.expenditure
             for acc in {k[0] for k in got}:
-                d = selectors.details(user, selectors.DetailFilter(account_id=acc, start=f.start, end=f.end), limit=1000)
+                d = selectors.details(
+                    user, selectors.DetailFilter(account_id=acc, start=f.start, end=f.end), limit=1000
+                )
                 assert d.total == sum(r.line_count for k, r in got.items() if k[0] == acc)
                 assert sum((row["billed_cost"] for row in d.rows), D(0)) == sum(
-                    (r.net for k, r in got.items() if k[0] == acc), D(0))
+                    (r.net for k, r in got.items() if k[0] == acc), D(0)
+                )
                 for cur, t in d.totals.items():
                     assert t["net"] == per_account[f"{acc}/{cur}"]["net"]
                     assert t["expenditure"] == per_account[f"{acc}/{cur}"]["expenditure"]

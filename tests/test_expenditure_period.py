@@ -52,8 +52,10 @@ def test_on_the_first_days_of_a_month_the_page_shows_last_month_and_says_so(clie
         html = text(client.get(URL))
         assert "No data can be queried for this period yet." not in html
         assert "Spent on 2026-11-01 to 2026-11-30" in html
-        assert ("Nothing of this month can be queried yet: showing 2026-11-01 to 2026-11-30, "
-                "the latest month with queryable data.") in html
+        assert (
+            "Nothing of this month can be queried yet: showing 2026-11-01 to 2026-11-30, "
+            "the latest month with queryable data."
+        ) in html
         assert amount(summary_rows(html)[("a1", "reseller", "USD")], "expenditure") == D("37.50")
         assert totals(html)["USD"]["net"] == D("37.50")
         assert 'name="start" id="id_start" value="2026-11-01"' in html
@@ -107,13 +109,19 @@ def _problem(html: str) -> list[str]:
 
 
 BAD = [
-    ({"reveal": "password"},
-     "The reveal option “password” is not valid: only name, email and mobile can be shown in full."),
-    ({"reveal": "name,passw<b>rd"},
-     "The reveal option “passw&lt;b&gt;rd” is not valid: only name, email and mobile can be shown in full."),
+    (
+        {"reveal": "password"},
+        "The reveal option “password” is not valid: only name, email and mobile can be shown in full.",
+    ),
+    (
+        {"reveal": "name,passw<b>rd"},
+        "The reveal option “passw&lt;b&gt;rd” is not valid: only name, email and mobile can be shown in full.",
+    ),
     ({"start": "2026-03-10", "end": "2026-03-01"}, "Spent on: The start date must not be after the end date."),
-    ({"start": "2026-03-10", "end": "2026-03-01", "reveal": "name"},
-     "Spent on: The start date must not be after the end date."),
+    (
+        {"start": "2026-03-10", "end": "2026-03-01", "reveal": "name"},
+        "Spent on: The start date must not be after the end date.",
+    ),
     ({"start": "2026-13-45"}, "Spent on (from): Enter a valid date."),
 ]
 
@@ -146,13 +154,22 @@ def test_bad_search_options_in_chinese(client, known):
 
 
 API_BAD = [
-    ("/api/v1/expenditure/summary", {"reveal": "password"},
-     "reveal: password cannot be revealed; the columns that can are name, email, mobile."),
+    (
+        "/api/v1/expenditure/summary",
+        {"reveal": "password"},
+        "reveal: password cannot be revealed; the columns that can are name, email, mobile.",
+    ),
     ("/api/v1/expenditure/summary", {"reveal": " "}, None),
-    ("/api/v1/expenditure/summary", {"start": "2026-03-10", "end": "2026-03-01"},
-     "start (2026-03-10) must not be after end (2026-03-01)."),
-    ("/api/v1/expenditure/details", {"start": "2026-03-10", "end": "2026-03-01"},
-     "start (2026-03-10) must not be after end (2026-03-01)."),
+    (
+        "/api/v1/expenditure/summary",
+        {"start": "2026-03-10", "end": "2026-03-01"},
+        "start (2026-03-10) must not be after end (2026-03-01).",
+    ),
+    (
+        "/api/v1/expenditure/details",
+        {"start": "2026-03-10", "end": "2026-03-01"},
+        "start (2026-03-10) must not be after end (2026-03-01).",
+    ),
     ("/api/v1/expenditure/details", {"reveal": "password"}, "reveal: only name can be revealed in the details."),
     ("/api/v1/expenditure/details", {"reveal": "email"}, "reveal: only name can be revealed in the details."),
 ]

@@ -74,8 +74,15 @@ DAYS = 40  # charges on 2026-03-01 … 2026-04-09
 RECORDS = [
     rec(f"V{i}", account, amount_, (FIRST + dt.timedelta(days=i % DAYS)).isoformat(), hour=i % 24, currency=cur)
     for i, (account, amount_, cur) in enumerate(
-        [("a1", "3.16", "USD"), ("a3", "-1.000000000000001", "USD"), ("a1", "0.5", "CNY"), ("a2", "7", "USD"),
-         ("a3", "12.345", "USD"), ("a1", "-0.25", "USD")] * 20
+        [
+            ("a1", "3.16", "USD"),
+            ("a3", "-1.000000000000001", "USD"),
+            ("a1", "0.5", "CNY"),
+            ("a2", "7", "USD"),
+            ("a3", "12.345", "USD"),
+            ("a1", "-0.25", "USD"),
+        ]
+        * 20
     )
 ]
 

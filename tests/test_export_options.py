@@ -70,7 +70,18 @@ def test_summary_in_chinese_writes_labels_headers_and_a_readable_sheet_name(know
     assert sheet_names(data) == ["消费汇总"]
     rows = read_xlsx(data)
     assert texts(rows[0]) == [
-        "账号ID", "客户", "邮箱", "移动电话", "关联类型", "客户经理", "币种", "消费", "退款", "调账", "税费", "净额",
+        "账号ID",
+        "客户",
+        "邮箱",
+        "移动电话",
+        "关联类型",
+        "客户经理",
+        "币种",
+        "消费",
+        "退款",
+        "调账",
+        "税费",
+        "净额",
     ]
     by_account = {(r[0][1], r[6][1]): texts(r) for r in rows[1:]}
     assert by_account[("a1", "USD")][4] == "代售"
@@ -85,14 +96,20 @@ def test_customer_bills_in_english_write_labels_not_codes(known):
     by_cost = {r["Billed cost"]: r for r in rows}
     purchase = by_cost["0.000000000000001"]
     assert (purchase["Association type"], purchase["Service type"], purchase["Billing mode"]) == (
-        "Reseller", "Marketplace", "Monthly (prepaid)"
+        "Reseller",
+        "Marketplace",
+        "Monthly (prepaid)",
     )
     assert (purchase["Charge category"], purchase["Classification"], purchase["Correction"]) == (
-        "Purchase", "Expenditure", ""
+        "Purchase",
+        "Expenditure",
+        "",
     )
     credit = by_cost["-2"]
     assert (credit["Charge category"], credit["Classification"], credit["Billing mode"]) == (
-        "Credit", "Adjustment", "Pay-per-use"
+        "Credit",
+        "Adjustment",
+        "Pay-per-use",
     )
 
 
@@ -148,7 +165,9 @@ def test_history_and_api_show_each_tasks_search_options(known, client):
     assert manager  # the account manager filter is described by name
     ExportTask.objects.all().delete()
     with translation.override("en"):
-        task, _ = services.create_export(known.users["sp-a-admin"], SUMMARY, {**PERIOD, "manager_id": manager.pk}, "csv")
+        task, _ = services.create_export(
+            known.users["sp-a-admin"], SUMMARY, {**PERIOD, "manager_id": manager.pk}, "csv"
+        )
     assert registry.describe_params(task.kind, task.params) == (
         "Spent on: 2026-03-01 – 2026-03-18 · Account manager: sp-a-account_manager"
     )
@@ -174,8 +193,13 @@ def test_options_that_match_nothing_are_refused_at_creation(known, client):
     with pytest.raises(ValidationFailed):
         services.create_export(admin, SUMMARY, {**PERIOD, "name": "nobody"}, "xlsx")
     assert not ExportTask.objects.exists()
-    r = call(client, "post", "/exports", bearer(client, "sp-a-admin"),
-             {"kind": SUMMARY, "format": "csv", "params": {"start": "2026-01-01", "end": "2026-01-31"}})
+    r = call(
+        client,
+        "post",
+        "/exports",
+        bearer(client, "sp-a-admin"),
+        {"kind": SUMMARY, "format": "csv", "params": {"start": "2026-01-01", "end": "2026-01-31"}},
+    )
     assert r.status_code == 422 and r.json()["code"] == "nothing_to_export"
     page = signed_in(Client(), known, "sp-a-admin")
     page.cookies["django_language"] = "zh-hans"
@@ -203,8 +227,14 @@ def test_any_kind_that_yields_no_rows_makes_no_file(org, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     kind = registry.register(
-        ExportKind(code="test_nothing", label="Nothing", menu="exports", columns=[Column("a", "A")],
-                   rows=lambda ctx: iter(()), filename_stem="nothing")
+        ExportKind(
+            code="test_nothing",
+            label="Nothing",
+            menu="exports",
+            columns=[Column("a", "A")],
+            rows=lambda ctx: iter(()),
+            filename_stem="nothing",
+        )
     )
     try:
         with clock.frozen_at(NOW):
@@ -240,7 +270,9 @@ BAD = [
 
 @pytest.mark.parametrize(("kind", "params", "where", "why"), BAD)
 def test_api_rejects_bad_search_options_at_creation(known, client, kind, params, where, why):
-    r = call(client, "post", "/exports", bearer(client, "sp-a-admin"), {"kind": kind, "format": "csv", "params": params})
+    r = call(
+        client, "post", "/exports", bearer(client, "sp-a-admin"), {"kind": kind, "format": "csv", "params": params}
+    )
     assert r.status_code == 422, r.content
     body = r.json()
     assert body["code"] == "invalid_params"
@@ -253,8 +285,13 @@ def test_api_rejects_bad_search_options_at_creation(known, client, kind, params,
 
 def test_api_rejects_another_partners_account_manager(known, client):
     other = known.users["sp-b-account_manager"]
-    r = call(client, "post", "/exports", bearer(client, "sp-a-admin"),
-             {"kind": SUMMARY, "format": "csv", "params": {"manager_id": other.pk}})
+    r = call(
+        client,
+        "post",
+        "/exports",
+        bearer(client, "sp-a-admin"),
+        {"kind": SUMMARY, "format": "csv", "params": {"manager_id": other.pk}},
+    )
     assert r.status_code == 422
     assert r.json()["details"] == [{"where": "params.manager_id", "why": "is not a value you may choose"}]
     assert not ExportTask.objects.exists()
@@ -262,12 +299,15 @@ def test_api_rejects_another_partners_account_manager(known, client):
 
 def test_api_names_every_bad_field_and_the_kind_and_format(known, client):
     auth = bearer(client, "sp-a-admin")
-    r = call(client, "post", "/exports", auth,
-             {"kind": SUMMARY, "format": "csv", "params": {"start": "x", "association_type": "y", "zzz": 1}})
+    r = call(
+        client,
+        "post",
+        "/exports",
+        auth,
+        {"kind": SUMMARY, "format": "csv", "params": {"start": "x", "association_type": "y", "zzz": 1}},
+    )
     assert r.status_code == 422
-    assert sorted(d["where"] for d in r.json()["details"]) == [
-        "params.association_type", "params.start", "params.zzz"
-    ]
+    assert sorted(d["where"] for d in r.json()["details"]) == ["params.association_type", "params.start", "params.zzz"]
     r = call(client, "post", "/exports", auth, {"kind": SUMMARY, "format": "pdf", "params": PERIOD})
     assert r.status_code == 422 and r.json()["code"] == "invalid_format"
     assert r.json()["details"] == [{"where": "format", "why": "must be one of: csv, xlsx"}]
@@ -293,19 +333,31 @@ def test_the_console_export_form_gets_the_same_checks(known):
 def test_valid_options_are_stored_normalised(known):
     with translation.override("en"):
         task, _ = services.create_export(
-            known.users["sp-a-admin"], SUMMARY,
-            {"name": " 张 ", "manager_id": str(known.users["sp-a-account_manager"].pk), **PERIOD}, "csv",
+            known.users["sp-a-admin"],
+            SUMMARY,
+            {"name": " 张 ", "manager_id": str(known.users["sp-a-account_manager"].pk), **PERIOD},
+            "csv",
         )
     assert task.params == {
-        "name": "张", "start": "2026-03-01", "end": "2026-03-18",
-        "manager_id": known.users["sp-a-account_manager"].pk, "association_type": "", "sort": "-expenditure",
+        "name": "张",
+        "start": "2026-03-01",
+        "end": "2026-03-18",
+        "manager_id": known.users["sp-a-account_manager"].pk,
+        "association_type": "",
+        "sort": "-expenditure",
     }
 
 
 def test_the_task_records_the_language_of_the_request_that_created_it(known, client):
     auth = bearer(client, "sp-a-admin")
-    r = call(client, "post", "/exports", auth, {"kind": SUMMARY, "format": "xlsx", "params": PERIOD},
-             HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    r = call(
+        client,
+        "post",
+        "/exports",
+        auth,
+        {"kind": SUMMARY, "format": "xlsx", "params": PERIOD},
+        HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
+    )
     assert r.status_code == 202, r.content
     assert r.json()["search_options"] == "消费日期: 2026-03-01 – 2026-03-18"
     task = ExportTask.objects.get(pk=r.json()["id"])

@@ -30,7 +30,20 @@ COLUMNS = [
     Column("qty", "Quantity", "int"),
 ]
 
-NASTY = ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "＝1+1", "plain", "<b>&amp;</b>", "_x0041_", "  padded  ", "a\x01b"]
+NASTY = [
+    "=SUM(A1)",
+    "+1",
+    "-2",
+    "@x",
+    "\tx",
+    "\rx",
+    "＝1+1",
+    "plain",
+    "<b>&amp;</b>",
+    "_x0041_",
+    "  padded  ",
+    "a\x01b",
+]
 NAME, EMAIL, MOBILE = "张小明", "zhang.xiaoming@example.com", "13812345678"
 AT = dt.datetime(2026, 3, 10, 4, 0, 5, tzinfo=dt.UTC)  # 12:00:05 in Asia/Shanghai
 DAY = dt.date(2026, 3, 9)
@@ -98,8 +111,18 @@ def test_csv_neutralises_formulas_keeps_amounts_exact_and_anonymizes(tmp_path):
     assert rows[0] == ["Reference", "Customer name", "Email", "Mobile", "Amount", "Day", "At", "Quantity"]
     refs = [r[0] for r in rows[1 : len(NASTY) + 1]]
     assert refs == [
-        "'=SUM(A1)", "'+1", "'-2", "'@x", "'\tx", "'\rx", "'＝1+1", "plain", "<b>&amp;</b>", "_x0041_",
-        "  padded  ", "a\x01b",
+        "'=SUM(A1)",
+        "'+1",
+        "'-2",
+        "'@x",
+        "'\tx",
+        "'\rx",
+        "'＝1+1",
+        "plain",
+        "<b>&amp;</b>",
+        "_x0041_",
+        "  padded  ",
+        "a\x01b",
     ]
     first = rows[1]
     assert first[4] == "-12.500000000000001"  # exact decimal text, never neutralised, never a float
@@ -149,11 +172,29 @@ def test_a_row_of_the_wrong_length_fails():
 def test_xlsx_neutralises_formulas_keeps_amounts_exact_and_anonymizes(tmp_path):
     data = xlsx_file_bytes(tmp_path, nasty_rows())
     rows = read_xlsx(data)
-    assert [v for _, v in rows[0]] == ["Reference", "Customer name", "Email", "Mobile", "Amount", "Day", "At", "Quantity"]
+    assert [v for _, v in rows[0]] == [
+        "Reference",
+        "Customer name",
+        "Email",
+        "Mobile",
+        "Amount",
+        "Day",
+        "At",
+        "Quantity",
+    ]
     refs = [r[0] for r in rows[1 : len(NASTY) + 1]]
     assert refs == [
-        ("s", "'=SUM(A1)"), ("s", "'+1"), ("s", "'-2"), ("s", "'@x"), ("s", "'\tx"), ("s", "'\rx"),
-        ("s", "'＝1+1"), ("s", "plain"), ("s", "<b>&amp;</b>"), ("s", "_x0041_"), ("s", "  padded  "),
+        ("s", "'=SUM(A1)"),
+        ("s", "'+1"),
+        ("s", "'-2"),
+        ("s", "'@x"),
+        ("s", "'\tx"),
+        ("s", "'\rx"),
+        ("s", "'＝1+1"),
+        ("s", "plain"),
+        ("s", "<b>&amp;</b>"),
+        ("s", "_x0041_"),
+        ("s", "  padded  "),
         ("s", "a\x01b"),
     ]
     first = rows[1]
@@ -172,10 +213,16 @@ def test_xlsx_neutralises_formulas_keeps_amounts_exact_and_anonymizes(tmp_path):
     assert len(rows) == len(NASTY) + 2
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         everything = b"".join(zf.read(n) for n in zf.namelist())
-        assert sorted(zf.namelist()) == sorted([
-            "[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
-            "xl/styles.xml", "xl/worksheets/sheet1.xml",
-        ])
+        assert sorted(zf.namelist()) == sorted(
+            [
+                "[Content_Types].xml",
+                "_rels/.rels",
+                "xl/workbook.xml",
+                "xl/_rels/workbook.xml.rels",
+                "xl/styles.xml",
+                "xl/worksheets/sheet1.xml",
+            ]
+        )
     for secret in (NAME, EMAIL, MOBILE, "Alice Corp", "zhang.xiaoming", "12345678"):
         assert secret.encode() not in everything
     assert b"<f>" not in everything
@@ -220,8 +267,16 @@ ROWS_FOR_MEMORY = 300_000
 def many_rows(n: int):
     day = dt.date(2026, 3, 1)
     for i in range(n):
-        yield (f"LI-{i:09d}", f"客户{i % 997}", f"c{i % 997}@example.com", f"1380000{i % 9973:04d}",
-               Decimal(i) / 1000, day, AT, i)
+        yield (
+            f"LI-{i:09d}",
+            f"客户{i % 997}",
+            f"c{i % 997}@example.com",
+            f"1380000{i % 9973:04d}",
+            Decimal(i) / 1000,
+            day,
+            AT,
+            i,
+        )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

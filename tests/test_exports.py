@@ -336,7 +336,9 @@ def test_files_expire_after_seven_days_and_are_deleted(client, org):
     path = task.path
     with clock.frozen_at(T0 + dt.timedelta(days=7) - dt.timedelta(seconds=1)):
         assert services.purge().expired == 0
-        assert signed_in(Client(), org, "sp-a-admin").get(reverse("exports:download", args=[task.pk])).status_code == 200
+        assert (
+            signed_in(Client(), org, "sp-a-admin").get(reverse("exports:download", args=[task.pk])).status_code == 200
+        )
     with clock.frozen_at(T0 + dt.timedelta(days=7, seconds=1)):
         result = services.purge()
         assert result.expired == 1
@@ -479,7 +481,9 @@ def test_history_page_lists_tasks_with_status_and_download(client, org):
     assert r.status_code == 200
     assert 'id="export-history"' in html
     statuses = re.findall(r'data-task="([^"]+)" data-status="([^"]+)"', html)
-    assert sorted(statuses) == sorted([(str(ok.pk), "succeeded"), (str(failed.pk), "failed"), (str(queued.pk), "queued")])
+    assert sorted(statuses) == sorted(
+        [(str(ok.pk), "succeeded"), (str(failed.pk), "failed"), (str(queued.pk), "queued")]
+    )
     assert f'href="/exports/{ok.pk}/download"' in html
     assert ">Download</a>" in html
     assert html.count(">Download</a>") == 1

@@ -30,8 +30,16 @@ from tests.test_usage_api import BATCHES, bearer
 from tests.test_usage_ingest import line_sums_by_rollup_key, record, rollups_by_key, snapshot
 from tests.test_usage_properties import running_totals_match_line_items, wipe
 
-HEADER = ["line_id", "account_id", "billed_cost", "currency", "charge_category", "charge_period_start",
-          "charge_period_end", "description"]
+HEADER = [
+    "line_id",
+    "account_id",
+    "billed_cost",
+    "currency",
+    "charge_category",
+    "charge_period_start",
+    "charge_period_end",
+    "description",
+]
 
 
 def native_line(line_id: str, billed: str = "1", description: str = "VM") -> str:
@@ -69,8 +77,14 @@ def test_unterminated_quote_swallowing_the_next_lines_is_rejected_naming_its_lin
     # The quote opened on line 3 is closed by the first quote of line 5: everything between would
     # have become one description.
     path = write(
-        tmp_path, "quote.csv",
-        [native_line("l1"), native_line("l2", description='"VM'), native_line("l3"), native_line("l4", description='"VM, large"')],
+        tmp_path,
+        "quote.csv",
+        [
+            native_line("l1"),
+            native_line("l2", description='"VM'),
+            native_line("l3"),
+            native_line("l4", description='"VM, large"'),
+        ],
     )
     before = snapshot()
     with pytest.raises(formats.UnreadableInput) as exc:
@@ -156,8 +170,11 @@ def test_line_id_stored_by_an_earlier_batch_with_another_amount_is_rejected(org,
     later = write(tmp_path, "march-again.csv", [native_line("l1", "2.5", description="VM2"), native_line("l9")])
     report = services.ingest_path(later, fmt="native", source="t")
     assert [(e.row, e.column, e.reason) for e in report.errors] == [
-        (2, "line_id",
-         f"line id 'l1' is already stored (batch #{batch.pk} 'march.csv', row 3) with a different description, billed_cost"),
+        (
+            2,
+            "line_id",
+            f"line id 'l1' is already stored (batch #{batch.pk} 'march.csv', row 3) with a different description, billed_cost",
+        ),
     ]
     assert snapshot() == before
     # The identical row again is simply already present.
@@ -166,7 +183,9 @@ def test_line_id_stored_by_an_earlier_batch_with_another_amount_is_rejected(org,
 
 
 def test_stored_rows_keep_their_row_number(org):
-    services.ingest_records([record("a", "a1", "1", "2026-03-01T00:00:00Z"), record("b", "a1", "1", "2026-03-01T00:00:00Z")])
+    services.ingest_records(
+        [record("a", "a1", "1", "2026-03-01T00:00:00Z"), record("b", "a1", "1", "2026-03-01T00:00:00Z")]
+    )
     assert dict(LineItem.objects.values_list("x_line_id", "source_row")) == {"a": 1, "b": 2}
 
 
@@ -281,8 +300,15 @@ def test_window_boundaries(instant, ok):
             limits.check_instant(instant)
 
 
-@pytest.mark.parametrize("day, ok", [(dt.date(2000, 1, 1), True), (dt.date(1999, 12, 31), False),
-                                     (dt.date(2099, 12, 31), True), (dt.date(2100, 1, 1), False)])
+@pytest.mark.parametrize(
+    "day, ok",
+    [
+        (dt.date(2000, 1, 1), True),
+        (dt.date(1999, 12, 31), False),
+        (dt.date(2099, 12, 31), True),
+        (dt.date(2100, 1, 1), False),
+    ],
+)
 def test_window_days(day, ok):
     if ok:
         assert limits.check_day(day) == day
@@ -293,8 +319,11 @@ def test_window_days(day, ok):
 
 @pytest.mark.parametrize(
     "currency, reason",
-    [("XYZ", "'XYZ' is not an ISO 4217 currency code"), ("XXX", "'XXX' is not an ISO 4217 currency code"),
-     ("US", "'US' is not a 3-letter currency code")],
+    [
+        ("XYZ", "'XYZ' is not an ISO 4217 currency code"),
+        ("XXX", "'XXX' is not an ISO 4217 currency code"),
+        ("US", "'US' is not a 3-letter currency code"),
+    ],
 )
 def test_unknown_currency_is_rejected(org, currency, reason):
     report = services.ingest_records([record("x", "a1", "1", "2026-03-01T00:00:00Z", currency=currency)], source="t")
@@ -309,7 +338,9 @@ def test_iso_currencies_in_any_case_are_accepted(org):
 
 def test_api_answers_422_for_values_beyond_the_limits(client, org):
     auth = bearer(client, "op")
-    item = json.dumps(record("x", "a1", "0", "2026-03-01T00:00:00Z")).replace('"billed_cost": "0"', '"billed_cost": 1e22')
+    item = json.dumps(record("x", "a1", "0", "2026-03-01T00:00:00Z")).replace(
+        '"billed_cost": "0"', '"billed_cost": 1e22'
+    )
     body = '{"items": [' + item + "]}"
     r = client.post(BATCHES, body, content_type="application/json", **auth)
     assert r.status_code == 422
@@ -346,8 +377,11 @@ LEDGER_AMOUNTS = st.one_of(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.lists(st.tuples(LEDGER_AMOUNTS, st.sampled_from(["a1", "a3"]), st.integers(0, 3)), min_size=1,
-                       max_size=30))
+@given(
+    values=st.lists(
+        st.tuples(LEDGER_AMOUNTS, st.sampled_from(["a1", "a3"]), st.integers(0, 3)), min_size=1, max_size=30
+    )
+)
 def test_largest_accepted_amounts_keep_rollups_and_running_totals_exact(org, values):
     wipe()
     items = [
@@ -377,9 +411,13 @@ def _unreadable_files(tmp_path: Path) -> list[tuple[Path, str]]:
     truncated.write_bytes(gzip.compress(good.encode())[:-40])
     not_gzip = tmp_path / "plain.csv.gz"
     not_gzip.write_text(good, encoding="utf-8")
-    huge = write(tmp_path, "huge.csv", [native_line("l1"), native_line("l2", description="x" * (csv.field_size_limit() + 1))])
+    huge = write(
+        tmp_path, "huge.csv", [native_line("l1"), native_line("l2", description="x" * (csv.field_size_limit() + 1))]
+    )
     latin = tmp_path / "latin.csv"
-    latin.write_bytes(("\n".join([",".join(HEADER), native_line("l1", description="caf\xe9")]) + "\n").encode("latin-1"))
+    latin.write_bytes(
+        ("\n".join([",".join(HEADER), native_line("l1", description="caf\xe9")]) + "\n").encode("latin-1")
+    )
     return [
         (truncated, "the compressed data ends early: the file is truncated"),
         (not_gzip, "the file is not gzip-compressed, though its name ends in .gz"),
@@ -402,7 +440,11 @@ def test_truncated_gzipped_json_and_ndjson_are_one_clear_error(org, tmp_path):
     lines = "".join(json.dumps(record(f"l{i}", "a1", "1", "2026-03-01T00:00:00Z")) + "\n" for i in range(300))
     for name in ("cut.ndjson.gz", "cut.json.gz"):
         path = tmp_path / name
-        text = lines if name.startswith("cut.ndjson") else json.dumps({"items": [json.loads(x) for x in lines.splitlines()]})
+        text = (
+            lines
+            if name.startswith("cut.ndjson")
+            else json.dumps({"items": [json.loads(x) for x in lines.splitlines()]})
+        )
         path.write_bytes(gzip.compress(text.encode())[:-30])
         with pytest.raises(CommandError, match=r": the compressed data ends early: the file is truncated$"):
             call_command("ingest", str(path), "--format", "native", stdout=io.StringIO(), stderr=io.StringIO())
@@ -428,7 +470,11 @@ def test_console_prints_one_line_and_no_traceback(tmp_path):
 
     def script(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "partnercenter.cli", *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+            [sys.executable, "-m", "partnercenter.cli", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
             timeout=120,
         )
 

@@ -295,7 +295,11 @@ def test_amount_refuses_loose_text(text):
 
 def test_iso_4217_table():
     assert (MINOR_UNITS["USD"], MINOR_UNITS["CNY"], MINOR_UNITS["JPY"], MINOR_UNITS["KWD"], MINOR_UNITS["CLF"]) == (
-        2, 2, 0, 3, 4,
+        2,
+        2,
+        0,
+        3,
+        4,
     )
     assert all(len(c) == 3 and c.isupper() and c.isascii() for c in MINOR_UNITS)
     assert not is_currency("XYZ") and not is_currency("XXX") and not is_currency("usd")

@@ -63,7 +63,9 @@ def test_user_model_and_api_show_surname_first(org, client):
 def test_account_manager_shown_surname_first_in_customer_management(org, client):
     manager = name(org, "sp-a-account_manager", "小红", "李")
     with clock.frozen_at(clock.now() - dt.timedelta(days=2)):
-        partner_services.assign_customers(actor=org.users["sp-a-admin"], customers=[org.customers["a1"]], manager=manager)
+        partner_services.assign_customers(
+            actor=org.users["sp-a-admin"], customers=[org.customers["a1"]], manager=manager
+        )
     client.force_login(org.users["sp-a-admin"])
     page = client.get("/customers/").content.decode()
     assert "李小红 (sp-a-account_manager)" in page
@@ -73,7 +75,9 @@ def test_account_manager_shown_surname_first_in_customer_management(org, client)
 def test_account_manager_shown_surname_first_in_the_expenditure_summary(org):
     manager = name(org, "sp-a-account_manager", "Wei", "Zhang")
     with clock.frozen_at(NOW - dt.timedelta(days=30)):
-        partner_services.assign_customers(actor=org.users["sp-a-admin"], customers=[org.customers["a1"]], manager=manager)
+        partner_services.assign_customers(
+            actor=org.users["sp-a-admin"], customers=[org.customers["a1"]], manager=manager
+        )
     with clock.frozen_at(NOW - dt.timedelta(hours=1)):
         ingest(KNOWN)
     with clock.frozen_at(NOW):

@@ -81,8 +81,12 @@ def test_a_debug_flag_that_is_not_a_flag_is_refused(tmp_path):
 
 def test_production_sends_hsts_and_trusts_no_forwarded_proto_by_default(tmp_path):
     got = settings_in(
-        "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_SSL_REDIRECT", "SECURE_PROXY_SSL_HEADER",
-        "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_PROXY_SSL_HEADER",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
         **production(tmp_path),
     )
     assert got == {
@@ -169,10 +173,17 @@ def test_api_tokens_are_throttled_per_address_across_usernames(client, org):
 def test_a_missing_shared_fixture_fails_the_tests_instead_of_skipping_them(tmp_path):
     # Its own SQLite database: the PostgreSQL test database is this run's.
     env = {k: v for k, v in os.environ.items() if k not in ("PARTNERCENTER_SHARED_DIR", "DATABASE_URL")}
-    env.update(PARTNERCENTER_SHARED_DIR=str(tmp_path / "no-shared"), PARTNERCENTER_VAR_DIR=str(tmp_path), PYTHONPATH=str(SRC))
+    env.update(
+        PARTNERCENTER_SHARED_DIR=str(tmp_path / "no-shared"), PARTNERCENTER_VAR_DIR=str(tmp_path), PYTHONPATH=str(SRC)
+    )
     r = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "pytest", "-q", "tests/test_import.py::test_import_focus_sample"],
-        cwd=SRC.parent, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=SRC.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert r.returncode == 1, r.stdout
     assert "1 failed" in r.stdout and "skipped" not in r.stdout

@@ -17,9 +17,7 @@ BATCHES = f"{API}/usage/batches"
 
 
 def bearer(client: Client, username: str) -> dict[str, str]:
-    r = client.post(
-        f"{API}/auth/tokens", {"username": username, "password": PASSWORD}, content_type="application/json"
-    )
+    r = client.post(f"{API}/auth/tokens", {"username": username, "password": PASSWORD}, content_type="application/json")
     assert r.status_code == 201, r.content
     return {"HTTP_AUTHORIZATION": f"Bearer {r.json()['token']}"}
 
@@ -52,7 +50,10 @@ def _decimals(totals: dict[str, dict[str, str]]) -> dict[str, dict[str, Decimal]
 def test_operator_posts_json_batch(client, org):
     auth = bearer(client, "op")
     r = client.post(
-        BATCHES, json.dumps({"format": "native", "source": "api", "items": items()}), content_type="application/json", **auth
+        BATCHES,
+        json.dumps({"format": "native", "source": "api", "items": items()}),
+        content_type="application/json",
+        **auth,
     )
     assert r.status_code == 201, r.content
     body = r.json()
@@ -154,9 +155,7 @@ def test_rejected_batch_is_422_and_writes_nothing(client, org):
     assert snapshot() == before
 
     # NDJSON: the same rejection.
-    r = client.post(
-        BATCHES, "\n".join(json.dumps(i) for i in bad), content_type="application/x-ndjson", **auth
-    )
+    r = client.post(BATCHES, "\n".join(json.dumps(i) for i in bad), content_type="application/x-ndjson", **auth)
     assert r.status_code == 422
     assert r.json()["error_count"] == 2
     assert snapshot() == before
@@ -182,9 +181,7 @@ def test_malformed_bodies_are_422(client, org, body, content_type):
 def test_missing_columns_are_named(client, org):
     rec = items()[0]
     del rec["currency"]
-    r = client.post(
-        BATCHES, json.dumps(rec), content_type="application/x-ndjson", **bearer(client, "op")
-    )
+    r = client.post(BATCHES, json.dumps(rec), content_type="application/x-ndjson", **bearer(client, "op"))
     # Items are numbered from 1. The records source fills every known column, so an absent key is an empty value, per row.
     assert r.status_code == 422
     assert r.json()["errors"] == [{"row": 1, "column": "currency", "reason": "'' is not a 3-letter currency code"}]
@@ -192,8 +189,12 @@ def test_missing_columns_are_named(client, org):
 
 def test_list_batches(client, org):
     auth = bearer(client, "op")
-    first = client.post(BATCHES, json.dumps({"source": "s1", "items": items()[:2]}), content_type="application/json", **auth)
-    second = client.post(BATCHES, json.dumps({"source": "s2", "items": items()}), content_type="application/json", **auth)
+    first = client.post(
+        BATCHES, json.dumps({"source": "s1", "items": items()[:2]}), content_type="application/json", **auth
+    )
+    second = client.post(
+        BATCHES, json.dumps({"source": "s2", "items": items()}), content_type="application/json", **auth
+    )
     r = client.get(BATCHES, **auth)
     assert r.status_code == 200
     listed = r.json()

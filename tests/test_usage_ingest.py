@@ -361,7 +361,9 @@ def test_classification_per_product_rules(org):
     assert {k: Decimal(v) for k, v in strings.items()} == report.totals["USD"]
     assert strings["expenditure"] == "110.500000000000001"
     # The rollups carry the signed amounts per classification.
-    sums = dict(DailyRollup.objects.values("classification").annotate(t=ExactSum("amount")).values_list("classification", "t"))
+    sums = dict(
+        DailyRollup.objects.values("classification").annotate(t=ExactSum("amount")).values_list("classification", "t")
+    )
     assert sums == {
         "expenditure": Decimal("110.500000000000001"),
         "refund": Decimal("-42.25"),
@@ -561,7 +563,9 @@ def test_command_missing_columns_and_missing_file(db, tmp_path):
     with pytest.raises(CommandError):
         call_command("ingest", str(scenario), stdout=io.StringIO(), stderr=err)
     text = err.getvalue()
-    assert "row 1, column SubAccountId, BillingCurrency: missing required column(s): SubAccountId, BillingCurrency" in text
+    assert (
+        "row 1, column SubAccountId, BillingCurrency: missing required column(s): SubAccountId, BillingCurrency" in text
+    )
     with pytest.raises(CommandError, match="no such file"):
         call_command("ingest", str(tmp_path / "nope.csv"))
 
@@ -570,7 +574,10 @@ def test_command_native_json(org, tmp_path):
     import json
 
     path = tmp_path / "items.json"
-    items = [record("j1", "a1", "0.000000000000001", "2026-03-01T00:00:00Z"), record("j2", "b1", "2", "2026-03-01T00:00:00Z")]
+    items = [
+        record("j1", "a1", "0.000000000000001", "2026-03-01T00:00:00Z"),
+        record("j2", "b1", "2", "2026-03-01T00:00:00Z"),
+    ]
     path.write_text(json.dumps({"items": items}), encoding="utf-8")
     out = io.StringIO()
     call_command("ingest", str(path), "--format", "native", stdout=out)
@@ -593,8 +600,12 @@ def test_bad_billing_period_names_its_column(org):
 
 def test_billing_period_is_kept(org):
     rec = record(
-        "bp", "a1", "1", "2026-03-01T00:00:00Z",
-        billing_period_start="2026-03-01T00:00:00Z", billing_period_end="2026-04-01T00:00:00+08:00",
+        "bp",
+        "a1",
+        "1",
+        "2026-03-01T00:00:00Z",
+        billing_period_start="2026-03-01T00:00:00Z",
+        billing_period_end="2026-04-01T00:00:00+08:00",
     )
     assert services.ingest_records([rec], source="t").accepted
     li = LineItem.objects.get()

@@ -82,7 +82,12 @@ def running_totals_match_line_items() -> None:
 
     items = list(
         LineItem.objects.values_list(
-            "customer_id", "partner_id", "association_type", "billing_currency", "charge_day", "classification",
+            "customer_id",
+            "partner_id",
+            "association_type",
+            "billing_currency",
+            "charge_day",
+            "classification",
             "billed_cost",
         )
     )
@@ -90,7 +95,11 @@ def running_totals_match_line_items() -> None:
     assert rows.count() == len({(i[0], i[1], i[2], i[3], i[4]) for i in items})
     for row in rows:
         k = row.key
-        mine = [i for i in items if (i[0], i[1], i[2], i[3]) == (k.customer_id, k.partner_id, k.association_type, k.currency)]
+        mine = [
+            i
+            for i in items
+            if (i[0], i[1], i[2], i[3]) == (k.customer_id, k.partner_id, k.association_type, k.currency)
+        ]
         for cls in ("expenditure", "refund", "adjustment", "tax"):
             want = sum((i[6] for i in mine if i[4] <= row.day and i[5] == cls), Decimal(0))
             got = join(getattr(row, f"{cls}_units"), getattr(row, f"{cls}_hi"), getattr(row, f"{cls}_lo"))

@@ -140,7 +140,10 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):  # ninja could not parse the body
         return _error(
-            request, 400, "invalid_json", "The request body is not valid JSON.",
+            request,
+            400,
+            "invalid_json",
+            "The request body is not valid JSON.",
             [{"where": "body", "why": str(exc.__cause__)}],
         )
     return _error(request, exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), str(exc))

@@ -108,9 +108,9 @@ def assignment_windows(user: User, at: dt.datetime | None = None) -> list[Window
     if not (_is_partner_user(user) and user.is_account_manager):
         return None
     at = at or clock.now()
-    rows = AccountManagerAssignment.objects.filter(
-        manager=user, partner=user.partner, assigned_at__lte=at
-    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+    rows = AccountManagerAssignment.objects.filter(manager=user, partner=user.partner, assigned_at__lte=at).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=at)
+    )
     return [Window(r.customer_id, r.effective_from, None) for r in rows]
 
 

@@ -18,9 +18,7 @@ ENVIRONMENTS = ("development", "production")
 ENVIRONMENT = os.environ.get("PARTNERCENTER_ENV", "development")
 if ENVIRONMENT not in ENVIRONMENTS:
     # A typo such as "prod" must not silently start with development defaults.
-    raise ImproperlyConfigured(
-        f"PARTNERCENTER_ENV is {ENVIRONMENT!r}; it must be one of: {', '.join(ENVIRONMENTS)}."
-    )
+    raise ImproperlyConfigured(f"PARTNERCENTER_ENV is {ENVIRONMENT!r}; it must be one of: {', '.join(ENVIRONMENTS)}.")
 PRODUCTION = ENVIRONMENT == "production"
 
 
@@ -43,7 +41,9 @@ if PRODUCTION and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET or "change-me" in
         "PARTNERCENTER_SECRET_KEY must be set to a random value of at least 32 characters in production."
     )
 
-ALLOWED_HOSTS = [h for h in os.environ.get("PARTNERCENTER_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("PARTNERCENTER_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
+]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("PARTNERCENTER_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [

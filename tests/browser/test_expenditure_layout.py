@@ -42,26 +42,44 @@ MEASURE = """(selectors) => {
   }
   return out;
 }"""
-SUMMARY_CELLS = ["#summary-table td.num", "#summary-table th.num", "#summary-table td.operations a",
-                 "#summary-table tfoot td"]
+SUMMARY_CELLS = [
+    "#summary-table td.num",
+    "#summary-table th.num",
+    "#summary-table td.operations a",
+    "#summary-table tfoot td",
+]
 DETAIL_CELLS = ["#details-table td.num", "#details-table th.num"]
 
 
 def _data() -> None:
     with clock.frozen_at(NOW - dt.timedelta(days=30)):
         partner_services.create_customer(
-            account_id=LONG_ID, name=LONG, email="very.long.mailbox.name.for.testing@subsidiary.example.com",
-            mobile="13912345678", partner_code="sp-a", association_type="reseller",
+            account_id=LONG_ID,
+            name=LONG,
+            email="very.long.mailbox.name.for.testing@subsidiary.example.com",
+            mobile="13912345678",
+            partner_code="sp-a",
+            association_type="reseller",
             valid_from=NOW - dt.timedelta(days=30),
         )
     with clock.frozen_at(NOW - dt.timedelta(hours=1)):
-        ingest([
-            *KNOWN,
-            rec("W1", LONG_ID, "1234567890.345678", "2026-03-11", resource_id=LONG_RESOURCE, order_id=LONG_ORDER,
-                project="a-project-with-a-rather-long-name", service_name="Elastic Cloud Server Dedicated Host"),
-            rec("W2", LONG_ID, "-987654321.87", "2026-03-12", charge_category="Credit"),
-            rec("W3", LONG_ID, "-1234567.89", "2026-03-12", charge_category="Tax"),
-        ])
+        ingest(
+            [
+                *KNOWN,
+                rec(
+                    "W1",
+                    LONG_ID,
+                    "1234567890.345678",
+                    "2026-03-11",
+                    resource_id=LONG_RESOURCE,
+                    order_id=LONG_ORDER,
+                    project="a-project-with-a-rather-long-name",
+                    service_name="Elastic Cloud Server Dedicated Host",
+                ),
+                rec("W2", LONG_ID, "-987654321.87", "2026-03-12", charge_category="Credit"),
+                rec("W3", LONG_ID, "-1234567.89", "2026-03-12", charge_category="Tax"),
+            ]
+        )
 
 
 def _check(page: Page, cells: list[str], shot: Path) -> None:
@@ -81,7 +99,9 @@ def test_expenditure_pages_fit_1366_wide(chromium, live_server, org, language, t
     _data()
     shots = Path(os.environ.get("PARTNERCENTER_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(base_url=live_server.url, locale="en-US", viewport={"width": WIDTH, "height": HEIGHT})
+    context = chromium.new_context(
+        base_url=live_server.url, locale="en-US", viewport={"width": WIDTH, "height": HEIGHT}
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     try:
@@ -96,12 +116,14 @@ def test_expenditure_pages_fit_1366_wide(chromium, live_server, org, language, t
             # Revealed columns are the longest text the summary shows.
             page.goto("/expenditure/?start=2026-03-01&end=2026-03-18&reveal=name,email,mobile")
             expect(page.locator(f"#summary-table tr[data-account='{LONG_ID}'] [data-col=name]")).to_have_attribute(
-                "title", LONG)
+                "title", LONG
+            )
             _check(page, SUMMARY_CELLS, shots / f"summary-revealed-{language}.png")
             page.goto("/expenditure/details/?start=2026-03-01&end=2026-03-18&reveal=name")
             expect(page.locator("#details-table tbody tr[data-line]")).to_have_count(10)
             resource = page.locator("#details-table tr[data-account] [data-col=resource_id]").filter(
-                has_text="ecs-instance")
+                has_text="ecs-instance"
+            )
             expect(resource).to_have_attribute("title", LONG_RESOURCE)
             _check(page, DETAIL_CELLS, shots / f"details-{language}.png")
     finally:

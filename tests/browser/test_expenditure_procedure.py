@@ -126,8 +126,11 @@ def test_seed_000_procedure_end_to_end(page: Page, org, transactional_db, live_s
 
         # -- the totals of expenditure and refund, exactly --------------------------------------
         card = page.locator(".total-card[data-currency=USD]")
-        assert exact(card.locator("[data-total=expenditure] dd")) == want["USD"]["expenditure"] == Decimal(
-            "13028.441023123878751")
+        assert (
+            exact(card.locator("[data-total=expenditure] dd"))
+            == want["USD"]["expenditure"]
+            == Decimal("13028.441023123878751")
+        )
         assert exact(card.locator("[data-total=refund] dd")) == want["USD"]["refund"] == Decimal("28.000000000000001")
         assert exact(card.locator("[data-total=net] dd")) == want["USD"]["net"]
         expect(card.locator("[data-total=expenditure] dd")).to_have_text("13,028.44 USD")

@@ -96,9 +96,7 @@ def make_data(settings, tmp_path: Path, org) -> None:  # noqa: ANN001
         partner_services.assign_customers(
             actor=admin, customers=[org.customers["a1"], org.customers["a3"]], manager=mgr
         )
-    account_services.set_menus(
-        actor=admin, user=mgr, menu_codes=[*sorted(mgr.menu_codes()), menus.CUSTOMER_ASSIGNMENT]
-    )
+    account_services.set_menus(actor=admin, user=mgr, menu_codes=[*sorted(mgr.menu_codes()), menus.CUSTOMER_ASSIGNMENT])
     with clock.frozen_at(NOW):
         # Wide amounts: twelve integer digits and fifteen decimal places.
         ingest([*KNOWN, rec("L20", "a1", "987654321098.123456789012345", "2026-03-11")])
@@ -152,7 +150,9 @@ def test_every_list_page_fits_1366(chromium, org, transactional_db, live_server,
     shots = os.environ.get("PARTNERCENTER_LAYOUT_SCREENSHOTS", "")
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(base_url=live_server.url, locale="en-US", viewport={"width": WIDTH, "height": HEIGHT})
+    context = chromium.new_context(
+        base_url=live_server.url, locale="en-US", viewport={"width": WIDTH, "height": HEIGHT}
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     problems: list[str] = []

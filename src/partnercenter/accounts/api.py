@@ -152,9 +152,7 @@ def list_users(request: HttpRequest) -> list[UserOut]:
     return [user_out(u) for u in selectors.manageable_users(user).select_related("partner")]
 
 
-@router.post(
-    "/users", tags=["users"], response={201: UserOut, **ERRORS}, summary="Create a user (platform operator)"
-)
+@router.post("/users", tags=["users"], response={201: UserOut, **ERRORS}, summary="Create a user (platform operator)")
 @api_menu(menus.API_PLATFORM_OPERATOR)
 def create_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
     actor = current_user(request)
@@ -201,4 +199,6 @@ def revoke_user_tokens(request: HttpRequest, username: str) -> RevokedOut:
     target = selectors.token_revocable_users(actor).filter(username=username).first()
     if target is None:
         raise NotFound(f"No user {username!r}.")
-    return RevokedOut(username=target.username, revoked=services.revoke_tokens(user=target, actor=actor, reason="revoked_by_admin"))
+    return RevokedOut(
+        username=target.username, revoked=services.revoke_tokens(user=target, actor=actor, reason="revoked_by_admin")
+    )

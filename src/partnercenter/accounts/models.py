@@ -23,7 +23,9 @@ class User(AbstractUser):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(partner__isnull=True, role="") | models.Q(partner__isnull=False) & ~models.Q(role="")),
+                condition=(
+                    models.Q(partner__isnull=True, role="") | models.Q(partner__isnull=False) & ~models.Q(role="")
+                ),
                 name="user_partner_and_role_together",
             )
         ]

@@ -22,9 +22,7 @@ class TokenIn(Schema):
 
 
 class TokenOut(Schema):
-    token: str = Field(
-        description="Send as 'Authorization: Bearer <token>'. Shown once; only a digest is stored."
-    )
+    token: str = Field(description="Send as 'Authorization: Bearer <token>'. Shown once; only a digest is stored.")
     expires_at: dt.datetime
 
 
@@ -63,9 +61,7 @@ class UserIn(Schema):
 
 
 class MenusIn(Schema):
-    menus: list[str] = Field(
-        description="The full set of menus the user should have (replaces the current set)."
-    )
+    menus: list[str] = Field(description="The full set of menus the user should have (replaces the current set).")
 
 
 class ApiTokenOut(Schema):

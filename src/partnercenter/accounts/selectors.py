@@ -12,7 +12,9 @@ from .models import ApiToken, User
 def manageable_users(actor: User) -> QuerySet[User]:
     """Users whose menus ``actor`` may edit: an admin's own partner's users."""
     if actor.is_platform_operator:
-        return User.objects.filter(partner__isnull=False).select_related("partner").order_by("partner__code", "username")
+        return (
+            User.objects.filter(partner__isnull=False).select_related("partner").order_by("partner__code", "username")
+        )
     if actor.is_partner_admin:
         return scoping.partner_users_for(actor, scoping.Purpose.ACT).order_by("username")
     return User.objects.none()

@@ -155,7 +155,13 @@ def revoke_token(*, user: User, token_id: int, actor: User | None = None) -> boo
         token = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).first()
         if token is None:
             return False
-        _revoke(ApiToken.objects.filter(pk=token.pk), actor=actor or user, user=user, reason="revoked", prefixes=[token.prefix])
+        _revoke(
+            ApiToken.objects.filter(pk=token.pk),
+            actor=actor or user,
+            user=user,
+            reason="revoked",
+            prefixes=[token.prefix],
+        )
     return True
 
 

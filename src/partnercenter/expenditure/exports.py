@@ -104,8 +104,18 @@ def _summary_rows(ctx: ExportContext) -> Iterator[Sequence[Any]]:
     association = _labels(AssociationType.choices)
     for r in selectors.iter_summary(ctx.user, f, at=ctx.at):
         yield (
-            r.account_id, r.name, r.email, r.mobile, association.get(r.association_type, r.association_type),
-            r.manager_username, r.currency, r.expenditure, r.refund, r.adjustment, r.tax, r.net,
+            r.account_id,
+            r.name,
+            r.email,
+            r.mobile,
+            association.get(r.association_type, r.association_type),
+            r.manager_username,
+            r.currency,
+            r.expenditure,
+            r.refund,
+            r.adjustment,
+            r.tax,
+            r.net,
         )
 
 

@@ -108,8 +108,17 @@ class DetailFilterForm(_PeriodForm):
     project = forms.ChoiceField(label=_("Project"), required=False)
 
     field_order = (
-        "account_id", "start", "end", "product", "service_type", "region_id", "billing_mode",
-        "classification", "order_id", "resource_id", "project",
+        "account_id",
+        "start",
+        "end",
+        "product",
+        "service_type",
+        "region_id",
+        "billing_mode",
+        "classification",
+        "order_id",
+        "resource_id",
+        "project",
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:

@@ -157,7 +157,10 @@ def _problems(form: SummaryFilterForm | DetailFilterForm) -> list[str]:
     form.is_valid()
     out = [_("%(field)s: %(error)s") % {"field": _("Spent on"), "error": e} for e in form.non_field_errors()]
     for name in ("start", "end"):
-        out += [_("%(field)s: %(error)s") % {"field": form.fields[name].label, "error": e} for e in form.errors.get(name, [])]
+        out += [
+            _("%(field)s: %(error)s") % {"field": form.fields[name].label, "error": e}
+            for e in form.errors.get(name, [])
+        ]
     return out
 
 

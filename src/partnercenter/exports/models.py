@@ -34,9 +34,7 @@ def export_root() -> Path:
 
 class ExportTask(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_tasks"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_tasks")
     # The owner's partner; null for a platform operator's export.
     partner = models.ForeignKey(
         "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="export_tasks"
@@ -77,9 +75,7 @@ class ExportTask(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="export_idempotency_key_once_per_user",
             ),
-            models.CheckConstraint(
-                condition=Q(format__in=["csv", "xlsx"]), name="export_format_known"
-            ),
+            models.CheckConstraint(condition=Q(format__in=["csv", "xlsx"]), name="export_format_known"),
         ]
 
     def __str__(self) -> str:

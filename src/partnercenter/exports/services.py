@@ -137,7 +137,8 @@ def _check_format(fmt: str) -> None:
     if fmt not in ExportFormat.values:
         allowed = ", ".join(ExportFormat.values)
         raise ValidationFailed(
-            gettext("Unknown export format %(format)s; use one of: %(allowed)s.") % {"format": repr(fmt), "allowed": allowed},
+            gettext("Unknown export format %(format)s; use one of: %(allowed)s.")
+            % {"format": repr(fmt), "allowed": allowed},
             code="invalid_format",
             details=[{"where": "format", "why": gettext("must be one of: %(values)s") % {"values": allowed}}],
         )
@@ -300,7 +301,9 @@ def _write(task: ExportTask, heartbeat: writers.Progress) -> int:
         raise DomainError(KIND_GONE, code="unknown_export_kind")
     task.part_path.parent.mkdir(parents=True, exist_ok=True)
     with translation.override(task.language or None):
-        context = registry.ExportContext(user=task.created_by, params=task.params, at=task.created_at, task_id=str(task.pk))
+        context = registry.ExportContext(
+            user=task.created_by, params=task.params, at=task.created_at, task_id=str(task.pk)
+        )
         count = writers.write_file(
             task.format,
             task.part_path,
@@ -394,7 +397,9 @@ def reap_stale(now: dt.datetime, tasks: QuerySet[ExportTask] | None = None) -> i
     stale_running = Q(status=ExportStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
     never_started = Q(status=ExportStatus.QUEUED, created_at__lt=now - QUEUED_TIMEOUT)
     count = 0
-    for task in base.filter(stale_running | never_started).select_related(None).only("pk", "status", "storage_path").iterator():
+    for task in (
+        base.filter(stale_running | never_started).select_related(None).only("pk", "status", "storage_path").iterator()
+    ):
         if task.status == ExportStatus.RUNNING:
             still, message = stale_running, STALE_FAILURE
         else:

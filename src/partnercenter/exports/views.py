@@ -102,7 +102,9 @@ def create(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         target = ""
     try:
-        services.create_export(user, request.POST.get("kind", ""), _params_from(request), request.POST.get("format", ""))
+        services.create_export(
+            user, request.POST.get("kind", ""), _params_from(request), request.POST.get("format", "")
+        )
     except Forbidden:
         return forbidden(request)
     except DomainError as exc:

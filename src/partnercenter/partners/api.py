@@ -76,9 +76,7 @@ def get_partner(request: HttpRequest, code: str) -> PartnerOut:
     return _partner_out(scoping.get_partner(current_user(request), code))
 
 
-@router.post(
-    "/partners", response={201: PartnerOut, **ERRORS}, summary="Onboard a partner (platform operator)"
-)
+@router.post("/partners", response={201: PartnerOut, **ERRORS}, summary="Onboard a partner (platform operator)")
 @api_menu(menus.API_PLATFORM_OPERATOR)
 def create_partner(request: HttpRequest, body: PartnerIn) -> Status[PartnerOut]:
     user = current_user(request)
@@ -211,9 +209,7 @@ def create_customer(request: HttpRequest, body: CustomerIn) -> Status[CustomerDe
     "is already billed for the partner losing or gaining the customer.",
 )
 @api_menu(menus.API_PLATFORM_OPERATOR)
-def associate_customer(
-    request: HttpRequest, account_id: str, body: AssociationIn
-) -> Status[AssociationOut]:
+def associate_customer(request: HttpRequest, account_id: str, body: AssociationIn) -> Status[AssociationOut]:
     user = current_user(request)
     require_platform_operator(user)
     customer = scoping.get_customer(user, account_id, scoping.Purpose.ACT)
@@ -283,9 +279,7 @@ def _replayed(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
     if entry is None:
         return None
     if entry.detail.get("request") != fingerprint:
-        raise Conflict(
-            "This Idempotency-Key was already used with a different request.", code="idempotency_key_reused"
-        )
+        raise Conflict("This Idempotency-Key was already used with a different request.", code="idempotency_key_reused")
     response: dict[str, Any] = entry.detail["response"]
     return response
 

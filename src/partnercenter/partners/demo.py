@@ -46,6 +46,7 @@ class Writer(Protocol):
 
     def write(self, msg: str, /) -> Any: ...
 
+
 # --------------------------------------------------------------------------------------------
 # The organisation
 # --------------------------------------------------------------------------------------------
@@ -65,18 +66,72 @@ class PartnerSpec:
 
 
 PARTNERS: tuple[PartnerSpec, ...] = (
-    PartnerSpec("huadong-dist", "华东云分销有限公司", PartnerKind.DISTRIBUTOR, None,
-                "huadong-dist.example.com", True, 70, 0.2, True),
-    PartnerSpec("hangzhou-cloud", "杭州云途信息技术有限公司", PartnerKind.SECOND_LEVEL_RESELLER,
-                "huadong-dist", "hangzhou-cloud.example.com", True, 40, 0.1, False),
-    PartnerSpec("suzhou-tech", "苏州智联科技有限公司", PartnerKind.SECOND_LEVEL_RESELLER, "huadong-dist",
-                "suzhou-tech.example.com", True, 40, 0.1, False),
-    PartnerSpec("bluesky-sp", "BlueSky Solutions Ltd.", PartnerKind.SOLUTION_PROVIDER, None,
-                "bluesky-solutions.example.com", False, 70, 0.2, True),
-    PartnerSpec("yunfan-sp", "云帆科技有限公司", PartnerKind.SOLUTION_PROVIDER, None,
-                "yunfan-tech.example.com", True, 70, 0.2, True),
-    PartnerSpec("pathfinder-ref", "Pathfinder Advisory", PartnerKind.REFERRAL, None,
-                "pathfinder-advisory.example.com", False, 30, 1.0, False),
+    PartnerSpec(
+        "huadong-dist",
+        "华东云分销有限公司",
+        PartnerKind.DISTRIBUTOR,
+        None,
+        "huadong-dist.example.com",
+        True,
+        70,
+        0.2,
+        True,
+    ),
+    PartnerSpec(
+        "hangzhou-cloud",
+        "杭州云途信息技术有限公司",
+        PartnerKind.SECOND_LEVEL_RESELLER,
+        "huadong-dist",
+        "hangzhou-cloud.example.com",
+        True,
+        40,
+        0.1,
+        False,
+    ),
+    PartnerSpec(
+        "suzhou-tech",
+        "苏州智联科技有限公司",
+        PartnerKind.SECOND_LEVEL_RESELLER,
+        "huadong-dist",
+        "suzhou-tech.example.com",
+        True,
+        40,
+        0.1,
+        False,
+    ),
+    PartnerSpec(
+        "bluesky-sp",
+        "BlueSky Solutions Ltd.",
+        PartnerKind.SOLUTION_PROVIDER,
+        None,
+        "bluesky-solutions.example.com",
+        False,
+        70,
+        0.2,
+        True,
+    ),
+    PartnerSpec(
+        "yunfan-sp",
+        "云帆科技有限公司",
+        PartnerKind.SOLUTION_PROVIDER,
+        None,
+        "yunfan-tech.example.com",
+        True,
+        70,
+        0.2,
+        True,
+    ),
+    PartnerSpec(
+        "pathfinder-ref",
+        "Pathfinder Advisory",
+        PartnerKind.REFERRAL,
+        None,
+        "pathfinder-advisory.example.com",
+        False,
+        30,
+        1.0,
+        False,
+    ),
 )
 ROLES = (Role.ADMIN, Role.OPERATOR, Role.ACCOUNT_MANAGER, Role.FINANCE)
 OPERATOR_USERNAME = "operator"
@@ -98,61 +153,230 @@ def username(partner_code: str, role: str, n: int = 1) -> str:
 # --------------------------------------------------------------------------------------------
 
 CITIES = [
-    ("北京", "beijing"), ("上海", "shanghai"), ("广州", "guangzhou"), ("深圳", "shenzhen"),
-    ("杭州", "hangzhou"), ("南京", "nanjing"), ("成都", "chengdu"), ("武汉", "wuhan"),
-    ("西安", "xian"), ("苏州", "suzhou"), ("天津", "tianjin"), ("重庆", "chongqing"),
-    ("厦门", "xiamen"), ("青岛", "qingdao"), ("合肥", "hefei"), ("宁波", "ningbo"),
-    ("无锡", "wuxi"), ("长沙", "changsha"),
+    ("北京", "beijing"),
+    ("上海", "shanghai"),
+    ("广州", "guangzhou"),
+    ("深圳", "shenzhen"),
+    ("杭州", "hangzhou"),
+    ("南京", "nanjing"),
+    ("成都", "chengdu"),
+    ("武汉", "wuhan"),
+    ("西安", "xian"),
+    ("苏州", "suzhou"),
+    ("天津", "tianjin"),
+    ("重庆", "chongqing"),
+    ("厦门", "xiamen"),
+    ("青岛", "qingdao"),
+    ("合肥", "hefei"),
+    ("宁波", "ningbo"),
+    ("无锡", "wuxi"),
+    ("长沙", "changsha"),
 ]
 TRADE_NAMES = [
-    ("星辰", "xingchen"), ("云海", "yunhai"), ("华信", "huaxin"), ("瑞达", "ruida"),
-    ("启明", "qiming"), ("远航", "yuanhang"), ("博雅", "boya"), ("恒通", "hengtong"),
-    ("金桥", "jinqiao"), ("天成", "tiancheng"), ("智汇", "zhihui"), ("蓝海", "lanhai"),
-    ("盛世", "shengshi"), ("鼎新", "dingxin"), ("宏图", "hongtu"), ("新锐", "xinrui"),
-    ("数联", "shulian"), ("云启", "yunqi"), ("安信", "anxin"), ("易达", "yida"),
-    ("光合", "guanghe"), ("卓越", "zhuoyue"), ("领航", "linghang"), ("万象", "wanxiang"),
+    ("星辰", "xingchen"),
+    ("云海", "yunhai"),
+    ("华信", "huaxin"),
+    ("瑞达", "ruida"),
+    ("启明", "qiming"),
+    ("远航", "yuanhang"),
+    ("博雅", "boya"),
+    ("恒通", "hengtong"),
+    ("金桥", "jinqiao"),
+    ("天成", "tiancheng"),
+    ("智汇", "zhihui"),
+    ("蓝海", "lanhai"),
+    ("盛世", "shengshi"),
+    ("鼎新", "dingxin"),
+    ("宏图", "hongtu"),
+    ("新锐", "xinrui"),
+    ("数联", "shulian"),
+    ("云启", "yunqi"),
+    ("安信", "anxin"),
+    ("易达", "yida"),
+    ("光合", "guanghe"),
+    ("卓越", "zhuoyue"),
+    ("领航", "linghang"),
+    ("万象", "wanxiang"),
 ]
 INDUSTRIES = [
-    ("科技", "tech"), ("信息技术", "it"), ("网络科技", "net"), ("软件", "soft"),
-    ("数据服务", "data"), ("电子商务", "ecom"), ("文化传媒", "media"), ("教育科技", "edu"),
-    ("医疗科技", "health"), ("物流", "logistics"), ("智能制造", "mfg"), ("游戏", "games"),
+    ("科技", "tech"),
+    ("信息技术", "it"),
+    ("网络科技", "net"),
+    ("软件", "soft"),
+    ("数据服务", "data"),
+    ("电子商务", "ecom"),
+    ("文化传媒", "media"),
+    ("教育科技", "edu"),
+    ("医疗科技", "health"),
+    ("物流", "logistics"),
+    ("智能制造", "mfg"),
+    ("游戏", "games"),
 ]
 SURNAMES = [
-    ("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "liu"), ("陈", "chen"), ("杨", "yang"),
-    ("黄", "huang"), ("赵", "zhao"), ("吴", "wu"), ("周", "zhou"), ("徐", "xu"), ("孙", "sun"),
-    ("马", "ma"), ("朱", "zhu"), ("胡", "hu"), ("郭", "guo"), ("何", "he"), ("林", "lin"),
-    ("高", "gao"), ("罗", "luo"),
+    ("王", "wang"),
+    ("李", "li"),
+    ("张", "zhang"),
+    ("刘", "liu"),
+    ("陈", "chen"),
+    ("杨", "yang"),
+    ("黄", "huang"),
+    ("赵", "zhao"),
+    ("吴", "wu"),
+    ("周", "zhou"),
+    ("徐", "xu"),
+    ("孙", "sun"),
+    ("马", "ma"),
+    ("朱", "zhu"),
+    ("胡", "hu"),
+    ("郭", "guo"),
+    ("何", "he"),
+    ("林", "lin"),
+    ("高", "gao"),
+    ("罗", "luo"),
 ]
 GIVEN_NAMES = [
-    ("伟", "wei"), ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("磊", "lei"),
-    ("强", "qiang"), ("洋", "yang"), ("勇", "yong"), ("艳", "yan"), ("杰", "jie"), ("军", "jun"),
-    ("涛", "tao"), ("明", "ming"), ("超", "chao"), ("秀英", "xiuying"), ("丽", "li"),
-    ("浩然", "haoran"), ("子涵", "zihan"), ("欣怡", "xinyi"), ("一鸣", "yiming"),
-    ("思远", "siyuan"), ("晓燕", "xiaoyan"), ("建国", "jianguo"),
+    ("伟", "wei"),
+    ("芳", "fang"),
+    ("娜", "na"),
+    ("敏", "min"),
+    ("静", "jing"),
+    ("磊", "lei"),
+    ("强", "qiang"),
+    ("洋", "yang"),
+    ("勇", "yong"),
+    ("艳", "yan"),
+    ("杰", "jie"),
+    ("军", "jun"),
+    ("涛", "tao"),
+    ("明", "ming"),
+    ("超", "chao"),
+    ("秀英", "xiuying"),
+    ("丽", "li"),
+    ("浩然", "haoran"),
+    ("子涵", "zihan"),
+    ("欣怡", "xinyi"),
+    ("一鸣", "yiming"),
+    ("思远", "siyuan"),
+    ("晓燕", "xiaoyan"),
+    ("建国", "jianguo"),
 ]
 EN_STEMS = [
-    "Northwind", "Contoso", "Fabrikam", "Tailspin", "Wingtip", "Litware", "Proseware", "Lucerne",
-    "Woodgrove", "Coho", "Alpine", "Humongous", "Trey", "Wide World", "Blue Yonder", "Adatum",
-    "Southridge", "Relecloud", "Silverline", "Harbor", "Redwood", "Maple Leaf", "Golden Gate",
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin",
+    "Wingtip",
+    "Litware",
+    "Proseware",
+    "Lucerne",
+    "Woodgrove",
+    "Coho",
+    "Alpine",
+    "Humongous",
+    "Trey",
+    "Wide World",
+    "Blue Yonder",
+    "Adatum",
+    "Southridge",
+    "Relecloud",
+    "Silverline",
+    "Harbor",
+    "Redwood",
+    "Maple Leaf",
+    "Golden Gate",
     "Orchid",
 ]
 EN_NOUNS = [
-    "Traders", "Systems", "Analytics", "Logistics", "Labs", "Holdings", "Media", "Software",
-    "Retail", "Consulting", "Foods", "Travel", "Games", "Health",
+    "Traders",
+    "Systems",
+    "Analytics",
+    "Logistics",
+    "Labs",
+    "Holdings",
+    "Media",
+    "Software",
+    "Retail",
+    "Consulting",
+    "Foods",
+    "Travel",
+    "Games",
+    "Health",
 ]
 EN_SUFFIXES = ["Ltd.", "Inc.", "Pte. Ltd.", "Co.", "Group", ""]
 EN_FIRST = [
-    "Emily", "James", "Olivia", "Daniel", "Sophia", "Michael", "Grace", "Ethan", "Chloe", "Ryan",
-    "Hannah", "Lucas", "Amelia", "Noah", "Isabella", "Oliver", "Mia", "Jack",
+    "Emily",
+    "James",
+    "Olivia",
+    "Daniel",
+    "Sophia",
+    "Michael",
+    "Grace",
+    "Ethan",
+    "Chloe",
+    "Ryan",
+    "Hannah",
+    "Lucas",
+    "Amelia",
+    "Noah",
+    "Isabella",
+    "Oliver",
+    "Mia",
+    "Jack",
 ]
 EN_LAST = [
-    "Smith", "Johnson", "Brown", "Taylor", "Wilson", "Clarke", "Walker", "Wright", "Evans",
-    "Turner", "Hughes", "Tan", "Lim", "Ng", "Wong", "Lee", "Patel", "Murphy",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Clarke",
+    "Walker",
+    "Wright",
+    "Evans",
+    "Turner",
+    "Hughes",
+    "Tan",
+    "Lim",
+    "Ng",
+    "Wong",
+    "Lee",
+    "Patel",
+    "Murphy",
 ]
 MOBILE_PREFIXES = [
-    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "156", "157",
-    "158", "159", "166", "173", "176", "177", "180", "181", "182", "183", "185", "186", "187", "188", "189",
-    "191", "198", "199",
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "173",
+    "176",
+    "177",
+    "180",
+    "181",
+    "182",
+    "183",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "191",
+    "198",
+    "199",
 ]
 
 
@@ -294,8 +518,12 @@ def _create_users(d: _Demo) -> None:
             first, last, local = _person(d.rng, chinese)
         taken.add((first, last))
         user = account_services.create_user(
-            username=name, password=no_password, check_password=False, email=f"{local}@{domain}",
-            first_name=first, **kwargs,
+            username=name,
+            password=no_password,
+            check_password=False,
+            email=f"{local}@{domain}",
+            first_name=first,
+            **kwargs,
         )
         user.last_name = last
         user.password = password_hash
@@ -306,13 +534,17 @@ def _create_users(d: _Demo) -> None:
         add(OPERATOR_USERNAME, chinese=True, domain="cloud.example.com", is_operator=True)
         for spec in PARTNERS:
             for role in ROLES:
-                add(username(spec.code, role), chinese=spec.chinese, domain=spec.domain,
-                    partner_code=spec.code, role=role)
+                add(
+                    username(spec.code, role),
+                    chinese=spec.chinese,
+                    domain=spec.domain,
+                    partner_code=spec.code,
+                    role=role,
+                )
             managers = [d.users[username(spec.code, Role.ACCOUNT_MANAGER)]]
             if spec.second_account_manager:
                 name = username(spec.code, Role.ACCOUNT_MANAGER, 2)
-                add(name, chinese=spec.chinese, domain=spec.domain, partner_code=spec.code,
-                    role=Role.ACCOUNT_MANAGER)
+                add(name, chinese=spec.chinese, domain=spec.domain, partner_code=spec.code, role=Role.ACCOUNT_MANAGER)
                 managers.append(d.users[name])
             d.managers[spec.code] = managers
     d.summary.users = list(d.users)
@@ -341,8 +573,14 @@ def _create_customers(d: _Demo) -> None:
         with clock.frozen_at(d.at(joined)):
             d.customers.append(
                 services.create_customer(
-                    account_id=account_id, name=name, email=email, mobile=mobile, partner_code=code,
-                    association_type=kind, valid_from=clock.start_of_day(joined), actor=d.operator,
+                    account_id=account_id,
+                    name=name,
+                    email=email,
+                    mobile=mobile,
+                    partner_code=code,
+                    association_type=kind,
+                    valid_from=clock.start_of_day(joined),
+                    actor=d.operator,
                 )
             )
     d.summary.customers = [c.account_id for c in d.customers]
@@ -365,8 +603,7 @@ def _move_target(d: _Demo, current: CustomerAssociation) -> tuple[Partner, str]:
 def _move_customers(d: _Demo) -> None:
     """Some customers changed partner; the account manager the old partner had given them ends there."""
     current = {
-        a.customer_id: a
-        for a in CustomerAssociation.objects.select_related("partner").filter(valid_to__isnull=True)
+        a.customer_id: a for a in CustomerAssociation.objects.select_related("partner").filter(valid_to__isnull=True)
     }
     old_enough = [c for c in d.customers if current[c.pk].valid_from <= clock.start_of_day(d.day(120))]
     moved = sorted(d.rng.sample(old_enough, MOVES), key=lambda c: c.pk)
@@ -382,8 +619,11 @@ def _move_customers(d: _Demo) -> None:
         partner, kind = _move_target(d, assoc)
         with clock.frozen_at(d.at(move_day)):
             services.associate_customer(
-                customer=customer, partner=partner, association_type=kind,
-                valid_from=clock.start_of_day(move_day), actor=d.operator,
+                customer=customer,
+                partner=partner,
+                association_type=kind,
+                valid_from=clock.start_of_day(move_day),
+                actor=d.operator,
             )
     d.summary.moved_customers = [c.account_id for c in moved]
     d.log(f"  customers that changed partner: {len(moved)}")
@@ -481,8 +721,9 @@ def build_demo(*, seed: int = DEFAULT_SEED, stdout: Writer | None = None, usage_
     d.usage_months = usage_months
     with transaction.atomic():
         if Partner.objects.exists():
-            raise Conflict("The database already has partners; the demo only loads into an empty one.",
-                           code="demo_already_loaded")
+            raise Conflict(
+                "The database already has partners; the demo only loads into an empty one.", code="demo_already_loaded"
+            )
         for step in STEPS:
             step(d)
     return d.summary

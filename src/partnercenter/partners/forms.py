@@ -122,7 +122,9 @@ class AssociationAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        customer, partner, kind, day = (data.get(k) for k in ("customer", "partner", "association_type", "valid_from_day"))
+        customer, partner, kind, day = (
+            data.get(k) for k in ("customer", "partner", "association_type", "valid_from_day")
+        )
         if not (customer and partner and kind and day):
             return data
         valid_from = clock.start_of_day(day)

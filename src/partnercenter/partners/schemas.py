@@ -26,9 +26,7 @@ class PartnerIn(Schema):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["solution_provider", "referral", "distributor", "second_level_reseller"]
-    parent: str | None = Field(
-        default=None, description="Required for a second-level reseller: its distributor."
-    )
+    parent: str | None = Field(default=None, description="Required for a second-level reseller: its distributor.")
 
 
 class CustomerQuery(Schema):
@@ -47,9 +45,7 @@ class CustomerItem(Schema):
     email: str = Field(description="Masked.")
     mobile: str = Field(description="Masked.")
     association_type: str | None = Field(description="Of the association in force; null if none is.")
-    partner: str | None = Field(
-        description="Code of the partner holding the customer now; null if none does."
-    )
+    partner: str | None = Field(description="Code of the partner holding the customer now; null if none does.")
     account_manager: str | None = Field(description="Username of the current account manager.")
 
 
@@ -70,9 +66,7 @@ class AssociationOut(Schema):
 class AssignmentOut(Schema):
     manager: str
     assigned_at: dt.datetime
-    effective_from: dt.datetime = Field(
-        description="The manager sees expenditure from this instant (rule E3)."
-    )
+    effective_from: dt.datetime = Field(description="The manager sees expenditure from this instant (rule E3).")
     ended_at: dt.datetime | None
 
 
@@ -105,9 +99,7 @@ class AssociationIn(Schema):
 
 class AssignmentIn(Schema):
     account_ids: list[str] = Field(min_length=1, max_length=1000)
-    manager: str = Field(
-        min_length=1, max_length=150, description="Username of an account manager of the partner."
-    )
+    manager: str = Field(min_length=1, max_length=150, description="Username of an account manager of the partner.")
 
 
 class AssignedCustomer(Schema):
@@ -118,9 +110,7 @@ class AssignedCustomer(Schema):
 
 class AssignmentResult(Schema):
     manager: str
-    assignments: list[AssignedCustomer] = Field(
-        description="The customers' open assignments after the request."
-    )
+    assignments: list[AssignedCustomer] = Field(description="The customers' open assignments after the request.")
 
 
 class UnassignmentIn(Schema):

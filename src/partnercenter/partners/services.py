@@ -46,7 +46,9 @@ def _kinds_allowing(association_type: str) -> set[str]:
     return {k.value for k in PartnerKind} - {PartnerKind.REFERRAL.value}
 
 
-def create_partner(*, code: str, name: str, kind: str, parent_code: str | None = None, actor: User | None = None) -> Partner:
+def create_partner(
+    *, code: str, name: str, kind: str, parent_code: str | None = None, actor: User | None = None
+) -> Partner:
     errors: dict[str, str] = {}
     if not _CODE_RE.match(code or "") or len(code) > 64:
         errors["code"] = "must be lowercase letters, digits and single hyphens (at most 64 characters)"
@@ -329,7 +331,13 @@ def parse_customer_csv(text: str) -> tuple[list[CustomerRow], list[str]]:
         if not problems:
             rows.append(
                 CustomerRow(
-                    r["account_id"], r["name"], r["email"], r["mobile"], r["partner"], r["association_type"], valid_from,
+                    r["account_id"],
+                    r["name"],
+                    r["email"],
+                    r["mobile"],
+                    r["partner"],
+                    r["association_type"],
+                    valid_from,
                     number,
                 )
             )
@@ -372,9 +380,14 @@ def import_customers(text: str, *, actor: User | None = None) -> ImportResult:
             )
         now = clock.now()
         customers = Customer.objects.bulk_create(
-            [Customer(account_id=r.account_id, name=r.name, email=r.email, mobile=r.mobile, created_at=now) for r in rows]
+            [
+                Customer(account_id=r.account_id, name=r.name, email=r.email, mobile=r.mobile, created_at=now)
+                for r in rows
+            ]
         )
-        by_account = {c.account_id: c for c in Customer.objects.filter(account_id__in=[c.account_id for c in customers])}
+        by_account = {
+            c.account_id: c for c in Customer.objects.filter(account_id__in=[c.account_id for c in customers])
+        }
         CustomerAssociation.objects.bulk_create(
             [
                 CustomerAssociation(
@@ -413,9 +426,7 @@ def assign_customers(
     )
     wrong = [c.account_id for c in customers if current_partner.get(c.pk) != manager.partner_id]
     if wrong:
-        raise ValidationFailed(
-            "These customers do not belong to the account manager's partner.", details=sorted(wrong)
-        )
+        raise ValidationFailed("These customers do not belong to the account manager's partner.", details=sorted(wrong))
     partner = manager.partner
     assert partner is not None  # an account manager always belongs to a partner
     created = []

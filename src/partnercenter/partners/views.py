@@ -66,7 +66,9 @@ def _shows_partner(user: User) -> bool:
     return ids is None or len(ids) > 1
 
 
-def _render_list(request: HttpRequest, full: str, partial: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def _render_list(
+    request: HttpRequest, full: str, partial: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     response = render(request, partial if _is_htmx(request) else full, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -316,10 +316,17 @@ def _stored_clashes(
             where = f"row {old_row} of this batch"
         else:
             if old_batch not in names:
-                names[old_batch] = IngestBatch.objects.filter(pk=old_batch).values_list("file_name", flat=True).first() or ""
+                names[old_batch] = (
+                    IngestBatch.objects.filter(pk=old_batch).values_list("file_name", flat=True).first() or ""
+                )
             where = f"batch #{old_batch}" + (f" {names[old_batch]!r}" if names[old_batch] else "")
             where += f", row {old_row}" if old_row else ""
-        clashes.append((r[_SOURCE_ROW_AT], f"line id {r[_LINE_ID_AT]!r} is already stored ({where}) with a different {', '.join(diff)}"))
+        clashes.append(
+            (
+                r[_SOURCE_ROW_AT],
+                f"line id {r[_LINE_ID_AT]!r} is already stored ({where}) with a different {', '.join(diff)}",
+            )
+        )
     return set(stored), clashes
 
 

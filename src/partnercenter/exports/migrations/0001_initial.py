@@ -7,44 +7,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('partners', '0001_initial'),
+        ("partners", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExportTask',
+            name="ExportTask",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(max_length=64)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('format', models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'XLSX')], max_length=8)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('expired', 'Expired')], default='queued', max_length=16)),
-                ('row_count', models.PositiveBigIntegerField(default=0)),
-                ('file_size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('file_name', models.CharField(max_length=200)),
-                ('storage_path', models.CharField(max_length=300)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField()),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('request_fingerprint', models.CharField(max_length=64)),
-                ('idempotency_key', models.CharField(blank=True, max_length=200)),
-                ('language', models.CharField(blank=True, max_length=16)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='export_tasks', to=settings.AUTH_USER_MODEL)),
-                ('partner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='export_tasks', to='partners.partner')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("kind", models.CharField(max_length=64)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("format", models.CharField(choices=[("csv", "CSV"), ("xlsx", "XLSX")], max_length=8)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("expired", "Expired"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("row_count", models.PositiveBigIntegerField(default=0)),
+                ("file_size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("file_name", models.CharField(max_length=200)),
+                ("storage_path", models.CharField(max_length=300)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField()),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("request_fingerprint", models.CharField(max_length=64)),
+                ("idempotency_key", models.CharField(blank=True, max_length=200)),
+                ("language", models.CharField(blank=True, max_length=16)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="export_tasks",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="export_tasks",
+                        to="partners.partner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['created_by', '-created_at'], name='export_owner_recent'), models.Index(fields=['partner', '-created_at'], name='export_partner_recent'), models.Index(fields=['created_by', 'request_fingerprint', '-created_at'], name='export_dedup'), models.Index(fields=['status', 'expires_at'], name='export_status_expiry')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('created_by', 'idempotency_key'), name='export_idempotency_key_once_per_user'), models.CheckConstraint(condition=models.Q(('format__in', ['csv', 'xlsx'])), name='export_format_known')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["created_by", "-created_at"], name="export_owner_recent"),
+                    models.Index(fields=["partner", "-created_at"], name="export_partner_recent"),
+                    models.Index(fields=["created_by", "request_fingerprint", "-created_at"], name="export_dedup"),
+                    models.Index(fields=["status", "expires_at"], name="export_status_expiry"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("idempotency_key", ""), _negated=True),
+                        fields=("created_by", "idempotency_key"),
+                        name="export_idempotency_key_once_per_user",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("format__in", ["csv", "xlsx"])), name="export_format_known"
+                    ),
+                ],
             },
         ),
     ]

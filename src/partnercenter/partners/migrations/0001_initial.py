@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,87 +14,173 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account_id', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('mobile', models.CharField(blank=True, max_length=32)),
-                ('created_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("account_id", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("mobile", models.CharField(blank=True, max_length=32)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['account_id'],
+                "ordering": ["account_id"],
             },
         ),
         migrations.CreateModel(
-            name='Partner',
+            name="Partner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('solution_provider', 'Solution provider'), ('referral', 'Referral partner'), ('distributor', 'Distributor'), ('second_level_reseller', 'Second-level reseller')], max_length=32)),
-                ('created_at', models.DateTimeField()),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='second_level_resellers', to='partners.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("solution_provider", "Solution provider"),
+                            ("referral", "Referral partner"),
+                            ("distributor", "Distributor"),
+                            ("second_level_reseller", "Second-level reseller"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="second_level_resellers",
+                        to="partners.partner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='CustomerAssociation',
+            name="CustomerAssociation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('association_type', models.CharField(choices=[('reseller', 'Reseller'), ('referral', 'Referral')], max_length=16)),
-                ('valid_from', models.DateTimeField()),
-                ('valid_to', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='associations', to='partners.customer')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='associations', to='partners.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "association_type",
+                    models.CharField(choices=[("reseller", "Reseller"), ("referral", "Referral")], max_length=16),
+                ),
+                ("valid_from", models.DateTimeField()),
+                ("valid_to", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="associations", to="partners.customer"
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="associations", to="partners.partner"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['customer_id', 'valid_from'],
+                "ordering": ["customer_id", "valid_from"],
             },
         ),
         migrations.CreateModel(
-            name='AccountManagerAssignment',
+            name="AccountManagerAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('assigned_at', models.DateTimeField()),
-                ('effective_from', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('assigned_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('manager', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='partners.customer')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='partners.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("assigned_at", models.DateTimeField()),
+                ("effective_from", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assigned_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "manager",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="assignments", to="partners.customer"
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="assignments", to="partners.partner"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['customer_id', 'assigned_at'],
+                "ordering": ["customer_id", "assigned_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='partner',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'second_level_reseller'), ('parent__isnull', False)), models.Q(models.Q(('kind', 'second_level_reseller'), _negated=True), ('parent__isnull', True)), _connector='OR'), name='partner_parent_iff_second_level'),
+            model_name="partner",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "second_level_reseller"), ("parent__isnull", False)),
+                    models.Q(models.Q(("kind", "second_level_reseller"), _negated=True), ("parent__isnull", True)),
+                    _connector="OR",
+                ),
+                name="partner_parent_iff_second_level",
+            ),
         ),
         migrations.AddIndex(
-            model_name='customerassociation',
-            index=models.Index(fields=['partner', 'valid_from'], name='partners_cu_partner_8dbd14_idx'),
+            model_name="customerassociation",
+            index=models.Index(fields=["partner", "valid_from"], name="partners_cu_partner_8dbd14_idx"),
         ),
         migrations.AddConstraint(
-            model_name='customerassociation',
-            constraint=models.UniqueConstraint(condition=models.Q(('valid_to__isnull', True)), fields=('customer',), name='one_open_association_per_customer'),
+            model_name="customerassociation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("valid_to__isnull", True)),
+                fields=("customer",),
+                name="one_open_association_per_customer",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customerassociation',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gt', models.F('valid_from')), _connector='OR'), name='association_ends_after_it_starts'),
+            model_name="customerassociation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True), ("valid_to__gt", models.F("valid_from")), _connector="OR"
+                ),
+                name="association_ends_after_it_starts",
+            ),
         ),
         migrations.AddIndex(
-            model_name='accountmanagerassignment',
-            index=models.Index(fields=['manager', 'ended_at'], name='partners_ac_manager_ce8805_idx'),
+            model_name="accountmanagerassignment",
+            index=models.Index(fields=["manager", "ended_at"], name="partners_ac_manager_ce8805_idx"),
         ),
         migrations.AddConstraint(
-            model_name='accountmanagerassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('customer',), name='one_open_assignment_per_customer'),
+            model_name="accountmanagerassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("ended_at__isnull", True)),
+                fields=("customer",),
+                name="one_open_assignment_per_customer",
+            ),
         ),
     ]

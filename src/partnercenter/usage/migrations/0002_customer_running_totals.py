@@ -5,54 +5,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0001_initial'),
-        ('usage', '0001_initial'),
+        ("partners", "0001_initial"),
+        ("usage", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CustomerTotalKey',
+            name="CustomerTotalKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('association_type', models.CharField(max_length=16)),
-                ('currency', models.CharField(max_length=3)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='partners.customer')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='partners.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("association_type", models.CharField(max_length=16)),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="partners.customer"
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="partners.partner"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CustomerRunningTotal',
+            name="CustomerRunningTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('expenditure_units', models.BigIntegerField(default=0)),
-                ('expenditure_hi', models.BigIntegerField(default=0)),
-                ('expenditure_lo', models.BigIntegerField(default=0)),
-                ('refund_units', models.BigIntegerField(default=0)),
-                ('refund_hi', models.BigIntegerField(default=0)),
-                ('refund_lo', models.BigIntegerField(default=0)),
-                ('adjustment_units', models.BigIntegerField(default=0)),
-                ('adjustment_hi', models.BigIntegerField(default=0)),
-                ('adjustment_lo', models.BigIntegerField(default=0)),
-                ('tax_units', models.BigIntegerField(default=0)),
-                ('tax_hi', models.BigIntegerField(default=0)),
-                ('tax_lo', models.BigIntegerField(default=0)),
-                ('line_count', models.BigIntegerField(default=0)),
-                ('key', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='usage.customertotalkey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("expenditure_units", models.BigIntegerField(default=0)),
+                ("expenditure_hi", models.BigIntegerField(default=0)),
+                ("expenditure_lo", models.BigIntegerField(default=0)),
+                ("refund_units", models.BigIntegerField(default=0)),
+                ("refund_hi", models.BigIntegerField(default=0)),
+                ("refund_lo", models.BigIntegerField(default=0)),
+                ("adjustment_units", models.BigIntegerField(default=0)),
+                ("adjustment_hi", models.BigIntegerField(default=0)),
+                ("adjustment_lo", models.BigIntegerField(default=0)),
+                ("tax_units", models.BigIntegerField(default=0)),
+                ("tax_hi", models.BigIntegerField(default=0)),
+                ("tax_lo", models.BigIntegerField(default=0)),
+                ("line_count", models.BigIntegerField(default=0)),
+                (
+                    "key",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="usage.customertotalkey"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='customertotalkey',
-            index=models.Index(fields=['partner', 'customer'], name='ctk_partner_customer'),
+            model_name="customertotalkey",
+            index=models.Index(fields=["partner", "customer"], name="ctk_partner_customer"),
         ),
         migrations.AddConstraint(
-            model_name='customertotalkey',
-            constraint=models.UniqueConstraint(fields=('customer', 'partner', 'association_type', 'currency'), name='customer_total_key'),
+            model_name="customertotalkey",
+            constraint=models.UniqueConstraint(
+                fields=("customer", "partner", "association_type", "currency"), name="customer_total_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customerrunningtotal',
-            constraint=models.UniqueConstraint(fields=('key', 'day'), name='customer_running_total_day'),
+            model_name="customerrunningtotal",
+            constraint=models.UniqueConstraint(fields=("key", "day"), name="customer_running_total_day"),
         ),
     ]

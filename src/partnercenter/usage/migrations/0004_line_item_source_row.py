@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('usage', '0003_ledger_version'),
+        ("usage", "0003_ledger_version"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='lineitem',
-            name='source_row',
+            model_name="lineitem",
+            name="source_row",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
     ]

@@ -11,9 +11,7 @@ class Command(BaseCommand):
     help = "Load the demo organisation (partners, users, customers, assignments, usage) into an empty database."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
-        )
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
         parser.add_argument(
             "--usage-months", type=int, default=13, help="months of usage line items to generate (default 13)"
         )

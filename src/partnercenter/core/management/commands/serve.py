@@ -16,8 +16,19 @@ class Command(BaseCommand):
         bind = opts["bind"] or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         argv = [
-            sys.executable, "-m", "gunicorn", "partnercenter.wsgi:application",
-            "--bind", str(bind), "--workers", str(opts["workers"]), "--threads", "4",
-            "--access-logfile", "-", "--graceful-timeout", "5",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "partnercenter.wsgi:application",
+            "--bind",
+            str(bind),
+            "--workers",
+            str(opts["workers"]),
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "5",
         ]
         os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn

@@ -103,6 +103,10 @@ def test_customers_associate(org):
             ["a1", "--partner", "sp-b", "--type", "reseller", "--from", "12/03/2026"],
             "--from: '12/03/2026' is not a date (YYYY-MM-DD).",
         ),
+        (
+            ["a1", "--partner", "sp-b", "--type", "reseller", "--from", "0001-01-01"],
+            "--from: '0001-01-01' is outside the accepted dates 2000-01-01 to 2099-12-31.",
+        ),
     ],
 )
 def test_customers_associate_errors(org, args, message):

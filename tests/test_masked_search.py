@@ -97,3 +97,13 @@ def test_expenditure_customer_name_filter_matches_only_what_the_user_sees(client
     assert summary_hits(client, admin, "ALICE") == ["a2"]
     assert summary_hits(client, operator, "ALICE") == []
     assert summary_hits(client, operator, "a2") == []  # a name filter: account ids are not names
+
+
+def test_the_search_box_says_what_a_search_covers(org, client):
+    client.force_login(org.users["sp-a-operator"])
+    page = client.get("/customers/").content.decode()
+    assert 'placeholder="Account ID or name as shown"' in page
+    assert "email" not in page.split('name="q"')[1].split(">")[0]
+    client.force_login(org.users["sp-a-admin"])
+    page = client.get("/customers/").content.decode()
+    assert 'placeholder="Name, account ID, email or mobile"' in page

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
-from partnercenter.core import clock
+from partnercenter.core import clock, masking
 from partnercenter.core.errors import DomainError
 
 from . import selectors, services
@@ -37,6 +37,11 @@ class CustomerFilterForm(forms.Form):
         """``own_partner_first``: a distributor starts from its own customers and picks a
         second-level reseller to view theirs (there is no "all"); otherwise "all" is the default."""
         super().__init__(*args, **kwargs)
+        # Only users who may reveal contact data may search it (E5): the hint says what a search covers.
+        self.search_hint = (
+            _("Name, account ID, email or mobile") if masking.may_reveal(user) else _("Account ID or name as shown")
+        )
+        self.fields["q"].widget.attrs["placeholder"] = self.search_hint
         self.default_partner = ""
         self.fields["association_type"].choices = [("", _("All")), *AssociationType.choices]  # type: ignore[attr-defined]
         self._init_partner(user, own_partner_first)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from partnercenter.core import clock
+from partnercenter.core import clock, limits
 from partnercenter.core.errors import DomainError
 from partnercenter.partners import services
 from partnercenter.partners.management.commands.partners import command_error
@@ -18,7 +18,9 @@ from partnercenter.partners.models import AssociationType
 
 def _day(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        return limits.check_day(dt.date.fromisoformat(value))
+    except limits.OutOfRange as exc:
+        raise CommandError(f"--from: {value!r} is {exc}.") from None
     except ValueError:
         raise CommandError(f"--from: {value!r} is not a date (YYYY-MM-DD).") from None
 

@@ -135,3 +135,16 @@ def test_other_api_routes_answer_413_json_over_the_form_limit(client, org, setti
     r = client.post(f"{API}/partners", body, content_type="application/json", **auth)
     assert r.status_code == 413
     assert r.json() == {"code": "payload_too_large", "message": "The request body is larger than this route accepts."}
+
+
+def test_a_wrong_method_on_an_api_route_answers_json_405_with_allow(client, org):
+    client.force_login(org.users["sp-a-admin"])
+    r = client.delete("/api/v1/expenditure/summary")
+    assert r.status_code == 405
+    assert r["Content-Type"] == "application/json"
+    assert r.json() == {
+        "code": "method_not_allowed",
+        "message": "DELETE is not allowed on /api/v1/expenditure/summary.",
+        "details": {"allowed": ["GET"]},
+    }
+    assert r["Allow"] == "GET"

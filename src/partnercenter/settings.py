@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "partnercenter.core.security.ContentSecurityPolicyMiddleware",
+    "partnercenter.core.error_views.ApiMethodNotAllowedMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -59,3 +59,30 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         return error_json(403, "csrf_failed", "The CSRF check failed: send the X-CSRFToken header.")
     message = _("Your form expired or came from another site. Reload the page and try again.")
     return render(request, "403.html", {"message": message}, status=403)
+
+
+class ApiMethodNotAllowedMiddleware:
+    """The API answers a wrong HTTP method in its own JSON error shape (with the ``Allow`` header)
+    rather than the plain text the routing layer produces, like every other API error."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response: HttpResponse = self.get_response(request)
+        if (
+            response.status_code != 405
+            or not is_api(request)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        allowed = response.get("Allow", "")
+        replaced = error_json(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.path_info}.",
+            {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
+        )
+        if allowed:
+            replaced["Allow"] = allowed
+        return replaced

@@ -188,3 +188,17 @@ def test_a_missing_shared_fixture_fails_the_tests_instead_of_skipping_them(tmp_p
     assert r.returncode == 1, r.stdout
     assert "1 failed" in r.stdout and "skipped" not in r.stdout
     assert f"The shared test fixture {tmp_path / 'no-shared' / 'focus' / 'customers.csv'} is missing." in r.stdout
+
+
+def test_no_template_has_an_inline_script_the_content_security_policy_would_block():
+    import re
+    from pathlib import Path
+
+    import partnercenter
+
+    root = Path(partnercenter.__file__).parent
+    inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=", re.IGNORECASE)
+    offenders = [
+        str(p.relative_to(root)) for p in root.rglob("templates/**/*.html") if inline.search(p.read_text("utf-8"))
+    ]
+    assert offenders == []

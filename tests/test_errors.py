@@ -148,3 +148,40 @@ def test_a_wrong_method_on_an_api_route_answers_json_405_with_allow(client, org)
         "details": {"allowed": ["GET"]},
     }
     assert r["Allow"] == "GET"
+
+
+NUL_ANSWER = {"code": "validation_error", "message": "Text must not contain the NUL character (U+0000)."}
+
+
+def test_a_nul_character_in_an_api_body_query_or_path_is_refused_and_changes_nothing(client, org):
+    from partnercenter.partners.models import AccountManagerAssignment
+
+    before = list(AccountManagerAssignment.objects.values_list("pk", "ended_at"))
+    auth = token(client, "sp-a-admin")
+    body = {"customers": ["a1\x00"], "manager": "sp-a-account_manager"}
+    r = client.post(f"{API}/assignments/unassign", body, content_type="application/json", **auth)
+    assert r.status_code == 422
+    assert r.json() == {**NUL_ANSWER, "details": [{"where": "body", "why": "NUL character"}]}
+    r = client.get(f"{API}/customers", {"search": "a\x00"}, **auth)
+    assert r.status_code == 422
+    assert r.json() == {**NUL_ANSWER, "details": [{"where": "query", "why": "NUL character"}]}
+    r = client.get(f"{API}/customers/a%00", **auth)
+    assert r.status_code == 422
+    assert r.json() == {**NUL_ANSWER, "details": [{"where": "path", "why": "NUL character"}]}
+    assert list(AccountManagerAssignment.objects.values_list("pk", "ended_at")) == before
+
+
+def test_a_usage_batch_with_a_nul_character_is_rejected_and_writes_nothing(client, org, settings):
+    from partnercenter.usage.models import IngestBatch, LineItem
+    from tests.test_usage_ingest import record
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100  # a large batch: ingestion itself checks each row
+    auth = token(client, "op")
+    item = record("nul-1", "a1", "1.5", "2026-03-01T00:00:00Z")
+    item["service_name"] = "bad\x00text"
+    body = json.dumps({"format": "native", "items": [item]}).encode()
+    r = client.post(f"{API}/usage/batches", data=body, content_type="application/json", **auth)
+    assert r.status_code == 422, r.content
+    assert r.json()["errors"] == [{"row": 1, "column": "service_name", "reason": "contains the NUL character (U+0000)"}]
+    assert IngestBatch.objects.count() == 0
+    assert LineItem.objects.count() == 0

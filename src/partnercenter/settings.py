@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "partnercenter.core.security.ContentSecurityPolicyMiddleware",
     "partnercenter.core.error_views.ApiMethodNotAllowedMiddleware",
+    "partnercenter.core.error_views.ApiNulCharacterMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -86,3 +86,41 @@ class ApiMethodNotAllowedMiddleware:
         if allowed:
             replaced["Allow"] = allowed
         return replaced
+
+
+def _small_json(request: HttpRequest) -> bool:
+    from django.conf import settings
+
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    return 0 < length <= limit and request.content_type == "application/json"
+
+
+class ApiNulCharacterMiddleware:
+    """An API path or query holding U+0000 (NUL, ``%00``) is refused with 422 before routing: no
+    product value contains it and PostgreSQL text cannot store or compare it. (JSON bodies are
+    checked when they are small enough to hold
+    in memory; the large usage batches are checked row by row by ingestion.)"""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api(request):
+            where = "path" if "\x00" in request.path_info else None
+            if where is None and "%00" in request.META.get("QUERY_STRING", ""):
+                where = "query"
+            if where is None and _small_json(request) and (b"\\u0000" in request.body or b"\x00" in request.body):
+                where = "body"
+            if where:
+                return error_json(
+                    422,
+                    "validation_error",
+                    "Text must not contain the NUL character (U+0000).",
+                    [{"where": where, "why": "NUL character"}],
+                )
+        response: HttpResponse = self.get_response(request)
+        return response

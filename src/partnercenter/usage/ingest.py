@@ -725,6 +725,11 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
             # nothing in it can be trusted.
             error(row_no, "", f"line {source.line or row_no} has {len(row)} field(s); the header has {width}")
             continue
+        nul = next((i for i, v in enumerate(row) if "\x00" in v), None)
+        if nul is not None:
+            # No stored value contains it, and PostgreSQL text cannot hold it.
+            error(row_no, header[nul], "contains the NUL character (U+0000)")
+            continue
         row.append("")
         (
             account,

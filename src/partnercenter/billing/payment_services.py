@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -84,6 +85,8 @@ def clean_amount(value: Any, currency: str, where: str = "amount") -> Decimal:
 
 def _clean_text(value: str, where: str, *, required: bool = True) -> str:
     text = " ".join(str(value or "").split())
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in text):
+        raise _invalid(where, _("must not contain control characters"))
     if required and not text:
         raise _invalid(where, _("is required"))
     if len(text) > MAX_TEXT[where]:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter import scoping
@@ -182,6 +183,12 @@ def _months(payment: Payment | None) -> tuple[str, ...]:
     return tuple(f"{a.bill.month:%Y-%m} {a.bill.currency}" for a in payment.allocations.all())
 
 
+def _description(entry: StatementEntry, payment: Payment | None) -> str:
+    if payment is not None and payment.method == PaymentMethod.BANK_TRANSFER:
+        return gettext("Overpayment of bank transfer %(reference)s") % {"reference": payment.reference}
+    return entry.remark
+
+
 def _entry_records(partner: Partner) -> list[StatementRecord]:
     entries = StatementEntry.objects.filter(partner=partner).select_related("payment")
     out = []
@@ -196,7 +203,7 @@ def _entry_records(partner: Partner) -> list[StatementRecord]:
                 currency=e.currency,
                 amount=e.amount,
                 balance_after=e.balance_after,
-                description=e.remark,
+                description=_description(e, payment),
                 bills=_months(paying),
                 order=(e.created_at, 0, e.pk),
             )
@@ -249,6 +256,7 @@ def agreements(partner: Partner) -> list[PaymentAgreement]:
     rows = list(with_status(PaymentAgreement.objects.filter(partner=partner)).order_by("-created_at", "-id"))
     for a in rows:
         a.status = status_of(a)  # type: ignore[attr-defined]
+        a.status_label = AgreementStatus(a.status).label  # type: ignore[attr-defined]
     return rows
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from partnercenter.accounts.models import User
 from partnercenter.core import audit, clock, limits, money
@@ -48,6 +49,7 @@ from .models import (
     StatementEntryKind,
 )
 
+OVERPAYMENT = gettext_noop("Overpayment of bank transfer %(reference)s")
 MAX_TEXT = {"payer_name": 200, "reference": 100, "remark": 500, "principal": 200, "idempotency_key": 200}
 
 
@@ -327,7 +329,8 @@ def _payer_agreement(partner: Partner, payer_name: str) -> PaymentAgreement | No
 def _overpayment(payment: Payment, left: Decimal, actor: User) -> None:
     if left <= 0:
         return
-    remark = _("Overpayment of bank transfer %(reference)s") % {"reference": payment.reference}
+    # Stored in English; the payment records show it in the reader's language (payment_selectors).
+    remark = OVERPAYMENT % {"reference": payment.reference}
     entry = _entry(payment.partner, payment.currency, StatementEntryKind.TOP_UP, left, actor, remark=remark)
     payment.statement_entry = entry
     payment.save(update_fields=["statement_entry"])

@@ -189,6 +189,9 @@ def _register_routers() -> None:
     for name in ("usage", "expenditure", "billing", "customer_bills", "incentives", "exports", "operations"):
         module = __import__(f"partnercenter.{name}.api", fromlist=["router"])
         api.add_router(f"/{name.replace('_', '-')}", module.router)
+    from partnercenter.billing.payment_api import router as payments_router
+
+    api.add_router("/billing", payments_router)
 
 
 _register_routers()

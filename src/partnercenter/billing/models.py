@@ -124,6 +124,19 @@ class StatementEntry(models.Model):
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     remark = models.CharField(max_length=500, blank=True)
+    # A top-up repeated with the same key answers the first entry (payment_services.top_up).
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="statement_idempotency_once",
+            )
+        ]
+        indexes = [models.Index(fields=["partner", "currency", "id"], name="statement_partner_currency")]
 
 
 class PaymentMethod(models.TextChoices):
@@ -176,6 +189,11 @@ class Payment(models.Model):
     idempotency_key = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # What was asked (digest), so that a repeated Idempotency-Key with another request is a 409.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    # Bank transfers: the bank's reference (once per partner) and the day the money arrived.
+    reference = models.CharField(max_length=100, blank=True)
+    received_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -183,7 +201,12 @@ class Payment(models.Model):
                 fields=["partner", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),
                 name="payment_idempotency_once",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "reference"],
+                condition=~models.Q(reference=""),
+                name="payment_reference_once",
+            ),
         ]
 
 

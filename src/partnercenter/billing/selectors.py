@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet, Sum
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
+from partnercenter.core import masking
 from partnercenter.core.errors import NotFound
 from partnercenter.core.money import ZERO, ExactSum
 from partnercenter.partners.models import Partner
@@ -22,6 +23,7 @@ from partnercenter.usage.models import LineItem
 from .models import Bill, BillEstimate, BillLine, Invoice
 
 CLOUD, MARKETPLACE = "cloud", "marketplace"
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one names no bill
 
 
 def bills_for(user: User) -> QuerySet[Bill]:
@@ -33,6 +35,8 @@ def bills_for(user: User) -> QuerySet[Bill]:
 
 def get_bill(user: User, bill_id: int) -> Bill:
     """One bill in scope; another partner's bill answers like a missing one."""
+    if not 0 < bill_id <= MAX_ID:
+        raise NotFound(f"No partner bill with id {bill_id}.")
     try:
         return bills_for(user).get(pk=bill_id)
     except Bill.DoesNotExist:
@@ -165,6 +169,10 @@ class CustomerRow:
     adjustment: Decimal
     tax: Decimal
     total: Decimal
+
+    @property
+    def masked_name(self) -> str:
+        return masking.mask_name(self.name)
 
 
 def by_customer(bill: Bill) -> list[CustomerRow]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
@@ -85,6 +86,10 @@ class ProductRow:
     amount: Decimal
     line_item_count: int
 
+    @property
+    def label(self) -> str:
+        return self.service_name or "—"
+
 
 @dataclass(frozen=True)
 class OtherRow:
@@ -94,6 +99,15 @@ class OtherRow:
     corrects_month: dt.date | None
     amount: Decimal
     line_item_count: int
+
+    @property
+    def label(self) -> str:
+        if self.corrects_month is not None:
+            return str(_("Correction of %(month)s") % {"month": f"{self.corrects_month:%Y-%m}"})
+        return str(_OTHER_LABELS[self.kind])
+
+
+_OTHER_LABELS = {"refund": _("Refunds"), "adjustment": _("Adjustments"), "tax": _("Tax")}
 
 
 @dataclass
@@ -119,6 +133,14 @@ class ByProduct:
     @property
     def total(self) -> Decimal:
         return self.cloud_total + self.marketplace_total + self.others_total
+
+    @property
+    def areas(self) -> list[tuple[str, list[ProductRow] | list[OtherRow], Decimal]]:
+        return [
+            (CLOUD, self.cloud, self.cloud_total),
+            (MARKETPLACE, self.marketplace, self.marketplace_total),
+            ("others", self.others, self.others_total),
+        ]
 
 
 def regions_of(bill: Bill) -> list[str]:

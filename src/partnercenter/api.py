@@ -188,7 +188,8 @@ def _register_routers() -> None:
     api.add_router("/", partners_router)
     for name in ("usage", "expenditure", "billing", "customer_bills", "incentives", "exports", "operations"):
         module = __import__(f"partnercenter.{name}.api", fromlist=["router"])
-        api.add_router(f"/{name.replace('_', '-')}", module.router)
+        # The partner bills live at /bills…, beside the other top-level nouns.
+        api.add_router("/" if name == "billing" else f"/{name.replace('_', '-')}", module.router)
     from partnercenter.billing.payment_api import router as payments_router
 
     api.add_router("/billing", payments_router)

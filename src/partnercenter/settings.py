@@ -156,6 +156,8 @@ TIME_ZONE = "UTC"
 
 BILLING_TIME_ZONE_NAME = os.environ.get("PARTNERCENTER_BILLING_TIME_ZONE", "Asia/Shanghai")
 BILLING_TIME_ZONE = ZoneInfo(BILLING_TIME_ZONE_NAME)
+# The issuer whose gap-free sequence numbers the partner invoices (rule B6).
+INVOICE_ISSUER = os.environ.get("PARTNERCENTER_INVOICE_ISSUER", "PC")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

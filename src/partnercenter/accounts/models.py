@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .names import person_name
-from .roles import ADMIN_ONLY, PRESETS, Role
+from .roles import ADMIN_ONLY, NOT_FOR_PARTNER_KIND, PRESETS, Role
 
 
 class User(AbstractUser):
@@ -64,11 +64,12 @@ class User(AbstractUser):
     def menu_codes(self) -> frozenset[str]:
         if not self.is_active:
             return frozenset()
-        if self.is_platform_operator or self.is_partner_admin:
+        if self.is_platform_operator:
             return PRESETS[Role.ADMIN]
-        if self.partner_id is None:
+        if self.partner is None:
             return frozenset()
-        return frozenset(self.menus) - ADMIN_ONLY
+        codes = PRESETS[Role.ADMIN] if self.is_partner_admin else frozenset(self.menus) - ADMIN_ONLY
+        return codes - NOT_FOR_PARTNER_KIND.get(self.partner.kind, frozenset())
 
 
 class ApiToken(models.Model):

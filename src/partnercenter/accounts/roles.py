@@ -28,3 +28,6 @@ PRESETS: dict[str, frozenset[str]] = {
 ADMIN_ONLY = frozenset({menus.USER_MANAGEMENT})
 # Roles allowed to reveal masked sensitive data (rule E5).
 MAY_REVEAL_SENSITIVE = frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER})
+# Menus a kind of partner never gets, whatever its users' roles or grants: a referral partner
+# holds only referral customers, so it has no partner bill (rule B1).
+NOT_FOR_PARTNER_KIND: dict[str, frozenset[str]] = {"referral": frozenset({menus.PARTNER_BILLS})}

@@ -289,7 +289,8 @@ class _Generator:
 
 
 def load_usage(*, seed: int, today: dt.date | None = None, months: int = MONTHS) -> list[Report]:
-    """Generate and ingest the demo's usage, one batch per month. Raises if a batch is rejected."""
+    """Generate and ingest the demo's usage, one batch per month, then generate the partner bills
+    that are due (and the current month's estimate). Raises if a batch is rejected."""
     gen = _Generator(random.Random(seed + 1), today or clock.today(), months)
     reports = []
     for month in gen.months:
@@ -300,4 +301,9 @@ def load_usage(*, seed: int, today: dt.date | None = None, months: int = MONTHS)
         if not report.accepted:
             raise RuntimeError(f"demo usage for {month:%Y-%m} was rejected: {[e.as_dict() for e in report.errors[:5]]}")
         reports.append(report)
+    # The past months' partner bills exist as they would in production, where the worker
+    # generates them on the 5th: the console shows bills right after the demo loads.
+    from partnercenter.billing.services import catch_up
+
+    catch_up()
     return reports

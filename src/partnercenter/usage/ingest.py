@@ -632,6 +632,13 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
     batch_id = batch.pk
     ctx = _Context()
     closed = ctx.closed
+    # Months are closed oldest first from the ledger's first billed month: a row for a month
+    # before a partner's first closed month arrives after that month's bill was due, so it is a
+    # correction too, carried by the next bill (rule B2).
+    first_closed: dict[int, dt.date] = {}
+    for closed_partner, closed_month in closed:
+        if closed_month < first_closed.get(closed_partner, dt.date.max):
+            first_closed[closed_partner] = closed_month
     pg = writer.vendor == "postgresql"
     unknown: set[str] = set()
     deltas: dict[tuple[Any, ...], list[Any]] = {}
@@ -875,7 +882,9 @@ def _run_in_transaction(source: formats.Source, fmt: str, report: Report, actor:
         else:
             cls = "adjustment"
         day, month = t_start[1], t_start[2]
-        correction = (partner_id, month) in closed
+        correction = (partner_id, month) in closed or (
+            partner_id is not None and month < first_closed.get(partner_id, month)
+        )
         try:
             t_bps = (times.get(bp_start) or time(bp_start)) if bp_start else None
         except ValueError as e:

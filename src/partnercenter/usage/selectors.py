@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Max, Min, QuerySet
 
 from partnercenter.accounts.models import User
 from partnercenter.core import clock
+from partnercenter.core.money import ExactSum
 
 from .ingest import _ADVISORY_LOCK_KEY as INGEST_LOCK_KEY
-from .models import ClosedMonth, IngestBatch, LineItem
+from .models import ClosedMonth, DailyRollup, IngestBatch, LineItem
 
 
 def batches_for(user: User) -> QuerySet[IngestBatch]:
@@ -74,3 +76,117 @@ def hold_ledger_still() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as c:
             c.execute("SELECT pg_advisory_xact_lock(%s)", [INGEST_LOCK_KEY])
+
+
+# ---- reads for the partner bill (billing reads the ledger only through these) ----------------
+
+# The key of a bill line: what the partner bill groups a month's reseller line items by.
+BILL_LINE_KEY = ("partner_id", "billing_currency", "customer_id", "service_type", "service_name", "region_id")
+
+
+def ledger_watermark() -> int:
+    """The id of the latest line item stored. Ingestion is serialised, so under
+    :func:`hold_ledger_still` every line item committed so far has an id at or below it and every
+    later one an id above it."""
+    return LineItem.objects.aggregate(top=Max("pk"))["top"] or 0
+
+
+def _reseller_items() -> QuerySet[LineItem]:
+    # B1: the association in force at charge time, as stored on the row.
+    return LineItem.objects.filter(association_type="reseller")
+
+
+def reseller_month_lines(
+    month: dt.date, through: int, partner_ids: Iterable[int] | None = None
+) -> list[dict[str, Any]]:
+    """One ``GROUP BY`` over ``month``'s reseller line items that are not corrections, with ids up
+    to ``through``: per partner, currency, customer, product (service type and name), region and
+    classification, the exact sum of BilledCost and the number of line items."""
+    month = month.replace(day=1)
+    qs = _reseller_items().filter(
+        charge_day__gte=month, charge_day__lt=_next_month(month), is_correction=False, pk__lte=through
+    )
+    if partner_ids is not None:
+        qs = qs.filter(partner_id__in=list(partner_ids))
+    return list(qs.values(*BILL_LINE_KEY, "classification").annotate(amount=ExactSum("billed_cost"), count=Count("pk")))
+
+
+def reseller_corrections(after: int, through: int, partner_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The reseller line items flagged as corrections (they arrived after their month was closed)
+    with ids in ``(after, through]``, grouped like :func:`reseller_month_lines` plus the month
+    they correct (``charge_month``)."""
+    if through <= after:
+        return []
+    qs = _reseller_items().filter(is_correction=True, pk__gt=after, pk__lte=through, partner_id__in=list(partner_ids))
+    return list(
+        qs.values(*BILL_LINE_KEY, "classification", "charge_month").annotate(
+            amount=ExactSum("billed_cost"), count=Count("pk")
+        )
+    )
+
+
+def reseller_month_totals(month: dt.date, partner_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """The month so far, per partner, currency and classification, from the daily rollups (the
+    estimate of the current month, rule B3)."""
+    month = month.replace(day=1)
+    qs = DailyRollup.objects.filter(association_type="reseller", day__gte=month, day__lt=_next_month(month))
+    if partner_ids is not None:
+        qs = qs.filter(partner_id__in=list(partner_ids))
+    return [dict(r) for r in qs.values("partner_id", "currency", "classification").annotate(amount=ExactSum("amount"))]
+
+
+def earliest_charge_month() -> dt.date | None:
+    """The earliest charge month in the ledger (None when it is empty): where billing starts.
+    Reads the whole ledger, so it is asked only until a first month is closed."""
+    found = LineItem.objects.aggregate(first=Min("charge_day"))["first"]
+    return found.replace(day=1) if found else None
+
+
+def closed_month_counts(since: dt.date) -> dict[dt.date, int]:
+    """How many partners have each month from ``since`` on closed."""
+    rows = ClosedMonth.objects.filter(month__gte=since).values("month").annotate(n=Count("pk"))
+    return {r["month"]: r["n"] for r in rows}
+
+
+def earliest_closed_month() -> dt.date | None:
+    return ClosedMonth.objects.aggregate(first=Min("month"))["first"]
+
+
+def partners_with_month_closed(month: dt.date) -> set[int]:
+    return set(ClosedMonth.objects.filter(month=month.replace(day=1)).values_list("partner_id", flat=True))
+
+
+def bill_line_items(
+    *,
+    partner_id: int,
+    currency: str,
+    customer_id: int,
+    service_type: str,
+    service_name: str,
+    region_id: str,
+    classification: str,
+    month: dt.date,
+    corrects_month: dt.date | None,
+    after: int,
+    through: int,
+) -> QuerySet[LineItem]:
+    """The line items one bill line was computed from: the bill's month up to its watermark, or
+    for a carried correction, the corrections of ``corrects_month`` in ``(after, through]``."""
+    qs = _reseller_items().filter(
+        partner_id=partner_id,
+        billing_currency=currency,
+        customer_id=customer_id,
+        service_type=service_type,
+        service_name=service_name,
+        region_id=region_id,
+        classification=classification,
+        pk__lte=through,
+    )
+    if corrects_month is None:
+        start = month.replace(day=1)
+        return qs.filter(charge_day__gte=start, charge_day__lt=_next_month(start), is_correction=False)
+    return qs.filter(charge_month=corrects_month, is_correction=True, pk__gt=after)
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

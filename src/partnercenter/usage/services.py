@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import formats, ingest
+from . import formats, ingest, selectors
 from .ingest import Report
+from .models import ClosedMonth
 
 
 def _file_checksum(path: Path) -> str:
@@ -62,3 +64,18 @@ def ingest_ndjson(body: bytes, *, fmt: str = formats.NATIVE, source: str = "", a
         checksum=checksum,
         actor=actor,
     )
+
+
+def close_month(month: dt.date, partner_ids: Iterable[int], *, at: dt.datetime) -> int:
+    """Record that the partners' bills of ``month`` are generated: from now on ingestion flags
+    line items of that month as corrections, which the next bill carries (rule B2).
+
+    Runs inside the caller's transaction (the one writing the bills) and under the ingestion
+    lock, so no batch lands between what the bills read and the close. Months already closed
+    are left as they are; returns how many partners were closed now.
+    """
+    selectors.hold_ledger_still()
+    month = month.replace(day=1)
+    ids = set(partner_ids) - selectors.partners_with_month_closed(month)
+    ClosedMonth.objects.bulk_create([ClosedMonth(partner_id=p, month=month, closed_at=at) for p in sorted(ids)])
+    return len(ids)

@@ -1,0 +1,20 @@
+"""`partnercenter tick`: run every periodic catch-up once (the worker does it every minute).
+
+Each catch-up is idempotent and does only what is due at this moment, so a tick missed while the
+worker was down is made good by the next one."""
+
+from django.core.management.base import BaseCommand
+
+from partnercenter.billing import tasks as billing_tasks
+
+
+class Command(BaseCommand):
+    help = "Run every due periodic catch-up once (partner bills and the current month's estimate)."
+
+    def handle(self, *args: object, **opts: object) -> None:
+        result = billing_tasks.catch_up()
+        months = ", ".join(f"{m:%Y-%m}" for m in result.months) or "none"
+        self.stdout.write(
+            f"Partner bills: month(s) closed: {months}; {result.bills} bill(s) generated, "
+            f"{result.estimates} estimate(s) refreshed."
+        )

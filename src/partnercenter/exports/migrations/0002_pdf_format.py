@@ -5,25 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exports', '0001_initial'),
-        ('partners', '0001_initial'),
+        ("exports", "0001_initial"),
+        ("partners", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='exporttask',
-            name='export_format_known',
+            model_name="exporttask",
+            name="export_format_known",
         ),
         migrations.AlterField(
-            model_name='exporttask',
-            name='format',
-            field=models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'XLSX'), ('pdf', 'PDF')], max_length=8),
+            model_name="exporttask",
+            name="format",
+            field=models.CharField(choices=[("csv", "CSV"), ("xlsx", "XLSX"), ("pdf", "PDF")], max_length=8),
         ),
         migrations.AddConstraint(
-            model_name='exporttask',
-            constraint=models.CheckConstraint(condition=models.Q(('format__in', ['csv', 'xlsx', 'pdf'])), name='export_format_known'),
+            model_name="exporttask",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("format__in", ["csv", "xlsx", "pdf"])), name="export_format_known"
+            ),
         ),
     ]

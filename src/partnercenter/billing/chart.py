@@ -65,7 +65,7 @@ class Chart:
     bars: list[Bar]
     zero_y: str
     top_label: str
-    bottom_label: str
+    bottom_label: str  # empty when it would sit on the zero line
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -117,7 +117,7 @@ def build(bills: list[Bill], months: list[dt.date]) -> list[Chart]:
                 ],
                 zero_y=_px(zero),
                 top_label=compact(high),
-                bottom_label=compact(low),
+                bottom_label=compact(low) if TOP + PLOT_H - zero >= 14 else "",
             )
         )
     return charts

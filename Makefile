@@ -13,7 +13,7 @@ LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 LINTED := src tests bench
 
-.PHONY: install install-test browser run lint check-migrations test test-sqlite test-postgres lock bench clean messages
+.PHONY: install install-test runtime-packages system-packages browser run lint check-migrations test test-sqlite test-postgres lock bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,16 +29,31 @@ $(VENV)/.test-deps: $(TEST_LOCK) $(VENV)/.deps
 	$(PIP) -r $(TEST_LOCK)
 	touch $@
 
-install-test: $(VENV)/.test-deps browser
+install-test: $(VENV)/.test-deps system-packages
 
-# Browser tests drive Debian's Chromium; never a downloaded browser.
-browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		echo "Installing Debian's Chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+# Debian packages, installed only when one is missing. The product draws PDF bills and invoices with
+# WeasyPrint, which needs pango and the Noto CJK fonts; the tests add Chromium for the browser tests
+# (never a downloaded browser) and poppler's pdftotext to read the PDFs.
+RUNTIME_PACKAGES := fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+SYSTEM_PACKAGES := $(RUNTIME_PACKAGES) chromium poppler-utils
+define apt_install_missing
+	@missing=$$(for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
 
-run: install
+runtime-packages:
+	$(call apt_install_missing,$(RUNTIME_PACKAGES))
+
+system-packages:
+	$(call apt_install_missing,$(SYSTEM_PACKAGES))
+
+browser: system-packages
+
+run: install runtime-packages
 	PORT=$(PORT) $(BIN)/partnercenter up
 
 lint: $(VENV)/.test-deps

@@ -32,7 +32,9 @@ ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut
 
 class ExportIn(Schema):
     kind: str = Field(..., max_length=64, description="An export kind, e.g. `expenditure_summary`.")
-    format: str = Field("xlsx", description="`xlsx` or `csv`.")
+    format: str = Field(
+        "xlsx", description="`xlsx` or `csv` for tables, `pdf` for documents (the export kind says which)."
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="The search options of the export.")
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 class ExportFormat(models.TextChoices):
     CSV = "csv", "CSV"
     XLSX = "xlsx", "XLSX"
+    PDF = "pdf", "PDF"
 
 
 class ExportStatus(models.TextChoices):
@@ -75,7 +76,7 @@ class ExportTask(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="export_idempotency_key_once_per_user",
             ),
-            models.CheckConstraint(condition=Q(format__in=["csv", "xlsx"]), name="export_format_known"),
+            models.CheckConstraint(condition=Q(format__in=["csv", "xlsx", "pdf"]), name="export_format_known"),
         ]
 
     def __str__(self) -> str:

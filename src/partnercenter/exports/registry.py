@@ -28,6 +28,9 @@ asked for (``ctx.at``); it yields one sequence per row, values in column order, 
 kind: ``str`` for text, ``Decimal`` for amounts (never float), ``date``/``datetime`` (aware),
 ``int``. Sensitive columns are anonymized by the writer, always (X2): pass the real value.
 Generators should stream (``QuerySet.iterator()``) so memory stays flat (X4).
+
+A document kind (a bill as PDF, rule X3) declares ``formats=("pdf",)`` and a ``document`` function
+that returns the file's bytes; its ``columns`` and ``rows`` are then not used to write the file.
 """
 
 from __future__ import annotations
@@ -65,9 +68,11 @@ class Column:
             raise ValueError(f"unknown column kind {self.kind!r}")
 
 
-ParamType = Literal["text", "date", "choice", "int"]
+ParamType = Literal["text", "date", "month", "choice", "int"]
 Choices = Callable[["User"], Mapping[Any, "str | Promise"]]
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+TABLE_FORMATS = ("xlsx", "csv")
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,16 @@ class ExportKind:
     sheet_title: str | Promise = ""
     # Whether the options match anything, asked at creation (cheap: a count or an exists()).
     has_rows: Callable[[ExportContext], bool] | None = field(default=None, compare=False)
+    # The file formats this kind can be written in.
+    formats: Sequence[str] = TABLE_FORMATS
+    # A document kind's file (e.g. a PDF), written whole instead of rows.
+    document: Callable[[ExportContext], bytes] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.columns:
             raise ValueError("an export kind needs at least one column")
+        if ("pdf" in self.formats) != (self.document is not None):
+            raise ValueError("a kind is written as PDF exactly when it has a document function")
 
 
 _KINDS: dict[str, ExportKind] = {}
@@ -165,6 +176,12 @@ def _clean_one(param: Param, value: Any, user: User) -> tuple[Any, str]:
             return dt.date.fromisoformat(value).isoformat(), ""
         except ValueError:
             return None, gettext("must be a date (YYYY-MM-DD)")
+    if param.type == "month":
+        if empty:
+            return None, ""
+        if not isinstance(value, str) or not _ISO_MONTH.fullmatch(value):
+            return None, gettext("must be a month (YYYY-MM)")
+        return value, ""
     if param.type == "int":
         if empty:
             return None, ""

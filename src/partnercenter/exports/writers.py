@@ -53,6 +53,7 @@ FORMATS = ("csv", "xlsx")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
 }
 
 # First characters a spreadsheet may read as the start of a formula (OWASP), plus full-width forms.
@@ -514,3 +515,13 @@ def write_file(
             os.fsync(binary.fileno())
         return n
     raise ValueError(f"unknown export format {fmt!r}")
+
+
+def write_document(path: Path, content: bytes) -> None:
+    """Write a document kind's file (a PDF) and flush it to disk (fsync)."""
+    import os
+
+    with open(path, "wb") as binary:
+        binary.write(content)
+        binary.flush()
+        os.fsync(binary.fileno())

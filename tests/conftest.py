@@ -127,3 +127,14 @@ def _fresh_summary_cache():
     clear_summary_cache()
     yield
     clear_summary_cache()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # The locale middleware leaves the last request's language active in the thread; a test that
+    # creates something outside a request must not inherit the previous test's language.
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")

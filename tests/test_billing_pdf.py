@@ -213,4 +213,4 @@ def test_the_chart_speaks_chinese(client, org, bills: Bills):
     signed_in(client, org, "bluesky-finance")
     with clock.frozen_at(NOW), translation.override("zh-hans"):
         r = client.get(reverse("billing:chart"), HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert "近 12 个月的账单金额" in r.content.decode()
+    assert "近 12 个月账单金额" in r.content.decode()

@@ -146,18 +146,13 @@ _LINE_COLUMNS = (
 
 
 def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
-    """Write the bill lines with one prepared INSERT run over all rows. A month for all partners
-    has hundreds of thousands of lines; model instances and ``bulk_create`` (which compiles SQL per
-    batch of ~100 rows on SQLite) took most of the close's time on top of its GROUP BY."""
+    """Write the bill lines: COPY on PostgreSQL, one prepared INSERT run over all rows on SQLite.
+    A month for all partners has hundreds of thousands of lines; model instances and
+    ``bulk_create`` (SQL compiled per batch of ~100 rows on SQLite, an INSERT per batch to parse on
+    PostgreSQL) took more than twice the close's GROUP BY on top of it."""
     by_name = {f.name: f for f in BillLine._meta.concrete_fields}
     fields = [by_name[name] for name in _LINE_COLUMNS]
     amount, corrects = _LINE_COLUMNS.index("amount"), _LINE_COLUMNS.index("corrects_month")
-    qn = connection.ops.quote_name
-    # Table and column names come from the model; every value is a parameter.
-    sql = (
-        f"INSERT INTO {qn(BillLine._meta.db_table)} ({', '.join(qn(str(f.column)) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
     prep_amount, prep_month = fields[amount].get_db_prep_save, fields[corrects].get_db_prep_save
     params = []
     for row in rows:
@@ -166,7 +161,16 @@ def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
         if values[corrects] is not None:
             values[corrects] = prep_month(values[corrects], connection)
         params.append(values)
+    qn = connection.ops.quote_name
+    # Table and column names come from the model; every value is a parameter.
+    target = f"{qn(BillLine._meta.db_table)} ({', '.join(qn(str(f.column)) for f in fields)})"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+            return
+        sql = f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
         for start in range(0, len(params), 20_000):
             cursor.executemany(sql, params[start : start + 20_000])
 

@@ -89,6 +89,7 @@ lock: | $(BIN)/python
 bench: install-test
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.expenditure
+	$(BIN)/python -m bench.billing
 
 messages: install
 	cd src/partnercenter && ../../$(BIN)/django-admin makemessages -l zh_Hans --settings=partnercenter.settings

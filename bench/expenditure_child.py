@@ -44,6 +44,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -263,7 +264,11 @@ def _exec(cur: Any, sql: str, params: Any = ()) -> None:
     cur.execute(sql, params)
 
 
-def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
+def load_line_items(
+    rows: int, org: dict[str, Any], month_rows: Callable[[dt.date, int], int] | None = None
+) -> dict[str, Any]:
+    """Load ``rows`` line items spread over the months in proportion to their days, or, with
+    ``month_rows``, as many as ``month_rows(month, proportional share)`` answers for each month."""
     from django.db import connection, transaction
 
     from partnercenter.core import clock
@@ -542,6 +547,8 @@ def load_line_items(rows: int, org: dict[str, Any]) -> dict[str, Any]:
     timings = {"stage": 0.0, "line_items": 0.0, "rollups": 0.0, "daily_vectors": 0.0}
     for i, (month, dn0, nd) in enumerate(months):
         m = rows * (dn0 + nd) // ndays - rows * dn0 // ndays
+        if month_rows is not None:
+            m = month_rows(month, m)
         with transaction.atomic(), connection.cursor() as cur:
             started = clock.now()
             batch = IngestBatch.objects.create(

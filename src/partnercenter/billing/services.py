@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from partnercenter.core import audit, clock
 from partnercenter.core.money import ZERO
@@ -67,7 +67,7 @@ class _Draft:
     partner_id: int
     currency: str
     after: int
-    lines: list[BillLine] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)  # _LINE_COLUMNS without the bill
     figures: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     count: int = 0
 
@@ -77,17 +77,9 @@ class _Draft:
         self.figures["adjustment" if corrects else cls] += amount
         self.count += row["count"]
         self.lines.append(
-            BillLine(
-                corrects_month=corrects,
-                customer_id=row["customer_id"],
-                service_type=row["service_type"],
-                service_name=row["service_name"],
-                region_id=row["region_id"],
-                classification=cls,
-                amount=amount,
-                line_item_count=row["count"],
-            )
-        )
+            (corrects, row["customer_id"], row["service_type"], row["service_name"], row["region_id"], cls, amount,
+             row["count"])
+        )  # fmt: skip
 
     def bill(self, month: dt.date, through: int, at: dt.datetime) -> Bill:
         f = self.figures
@@ -140,6 +132,49 @@ def _drafts(month: dt.date, partner_ids: set[int], through: int) -> list[_Draft]
     return [drafts[k] for k in sorted(drafts)]
 
 
+_LINE_COLUMNS = (
+    "bill",
+    "corrects_month",
+    "customer",
+    "service_type",
+    "service_name",
+    "region_id",
+    "classification",
+    "amount",
+    "line_item_count",
+)
+
+
+def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
+    """Write the bill lines: COPY on PostgreSQL, one prepared INSERT run over all rows on SQLite.
+    A month for all partners has hundreds of thousands of lines; model instances and
+    ``bulk_create`` (SQL compiled per batch of ~100 rows on SQLite, an INSERT per batch to parse on
+    PostgreSQL) took more than twice the close's GROUP BY on top of it."""
+    by_name = {f.name: f for f in BillLine._meta.concrete_fields}
+    fields = [by_name[name] for name in _LINE_COLUMNS]
+    amount, corrects = _LINE_COLUMNS.index("amount"), _LINE_COLUMNS.index("corrects_month")
+    prep_amount, prep_month = fields[amount].get_db_prep_save, fields[corrects].get_db_prep_save
+    params = []
+    for row in rows:
+        values = list(row)
+        values[amount] = prep_amount(values[amount], connection)
+        if values[corrects] is not None:
+            values[corrects] = prep_month(values[corrects], connection)
+        params.append(values)
+    qn = connection.ops.quote_name
+    # Table and column names come from the model; every value is a parameter.
+    target = f"{qn(BillLine._meta.db_table)} ({', '.join(qn(str(f.column)) for f in fields)})"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+            return
+        sql = f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+        for start in range(0, len(params), 20_000):
+            cursor.executemany(sql, params[start : start + 20_000])
+
+
 def _number_invoices(bills: list[Bill], at: dt.datetime) -> list[Invoice]:
     """Invoice numbers for the bills with a positive amount, from the issuer's sequence under a row
     lock: gap-free and never twice, even when two closes run at once (B6)."""
@@ -178,12 +213,7 @@ def generate_bills(month: dt.date, *, at: dt.datetime | None = None) -> list[Bil
         through = usage.ledger_watermark()
         drafts = _drafts(month, todo, through)
         bills = Bill.objects.bulk_create([d.bill(month, through, at) for d in drafts])
-        lines = []
-        for bill, d in zip(bills, drafts, strict=True):
-            for line in d.lines:
-                line.bill = bill
-                lines.append(line)
-        BillLine.objects.bulk_create(lines, batch_size=5000)
+        _insert_lines([(b.pk, *line) for b, d in zip(bills, drafts, strict=True) for line in d.lines])
         invoices = _number_invoices(bills, at)
         closed = usage_services.close_month(month, todo, at=at)
         audit.record(

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
 from partnercenter import scoping
@@ -89,6 +90,15 @@ def index(request: HttpRequest) -> HttpResponse:
     ctx = _monthly(request, partner, problems)
     ctx["problems"] = problems
     ctx["partners"] = scoping.partners_for(current_user(request)).order_by("code")
-    status = 400 if problems and not request.headers.get("HX-Request") else 200
-    template = "billing/_monthly.html" if request.headers.get("HX-Request") else "billing/index.html"
-    return render(request, template, ctx, status=status)
+    partial = _is_htmx(request)
+    status = 400 if problems and not partial else 200
+    response = render(request, "billing/_monthly.html" if partial else "billing/index.html", ctx, status=status)
+    # The pane and the page share a URL (hx-push-url): Back must not get the cached pane alone.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    """An htmx swap of the Monthly Bills pane; htmx restoring history asks for the whole page."""
+    headers = request.headers
+    return headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in headers

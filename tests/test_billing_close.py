@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from partnercenter.billing import selectors, services
-from partnercenter.billing.models import Bill, BillEstimate, BillLine, Invoice
+from partnercenter.billing import payment_selectors, payment_services, selectors, services
+from partnercenter.billing.models import Bill, BillEstimate, BillLine, Invoice, StatementEntry
 from partnercenter.core import clock
 from partnercenter.partners import services as partner_services
 from partnercenter.usage import services as usage_services
@@ -105,6 +105,26 @@ def test_a_negative_bill_has_no_invoice_and_positive_bills_are_numbered_without_
     assert numbers == ["PC-0000000001"]
     assert selectors.figures(b).amount_due == Decimal("0")
     assert selectors.figures(bill_of("sp-a")).amount_due == Decimal("138.623456789012345")
+
+
+def test_a_negative_bill_returns_its_amount_to_the_prepaid_balance_once(march):
+    services.catch_up(DUE)
+    b = bill_of("sp-b")
+    entries = list(
+        StatementEntry.objects.filter(partner__code="sp-b").values_list("kind", "amount", "balance_after", "bill")
+    )
+    assert entries == [("refund", Decimal("50"), Decimal("50"), b.pk)]
+    assert payment_selectors.balance(b.partner, "USD") == Decimal("50")
+    assert not StatementEntry.objects.filter(partner__code="sp-a").exists()  # a positive bill returns nothing
+    services.catch_up(DUE + dt.timedelta(days=1))
+    assert StatementEntry.objects.filter(partner__code="sp-b").count() == 1
+    assert payment_services.refund_negative_bills([b]) == []  # once per bill, whoever asks again
+    (record,) = payment_selectors.statement(b.partner)
+    assert (record.kind, record.amount, record.description) == (
+        "refund",
+        Decimal("50"),
+        "Negative amount of the bill of 2026-03 returned",
+    )
 
 
 @pytest.mark.parametrize(

@@ -127,6 +127,8 @@ class StatementEntry(models.Model):
     # A top-up repeated with the same key answers the first entry (payment_services.top_up).
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    # A refund to balance names the negative bill whose amount it returns, once (B5).
+    bill = models.ForeignKey(Bill, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         constraints = [
@@ -134,7 +136,10 @@ class StatementEntry(models.Model):
                 fields=["partner", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),
                 name="statement_idempotency_once",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["bill"], condition=models.Q(bill__isnull=False), name="statement_refund_of_bill_once"
+            ),
         ]
         indexes = [models.Index(fields=["partner", "currency", "id"], name="statement_partner_currency")]
 

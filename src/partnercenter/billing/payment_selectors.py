@@ -186,11 +186,13 @@ def _months(payment: Payment | None) -> tuple[str, ...]:
 def _description(entry: StatementEntry, payment: Payment | None) -> str:
     if payment is not None and payment.method == PaymentMethod.BANK_TRANSFER:
         return gettext("Overpayment of bank transfer %(reference)s") % {"reference": payment.reference}
+    if entry.bill is not None:
+        return gettext("Negative amount of the bill of %(month)s returned") % {"month": f"{entry.bill.month:%Y-%m}"}
     return entry.remark
 
 
 def _entry_records(partner: Partner) -> list[StatementRecord]:
-    entries = StatementEntry.objects.filter(partner=partner).select_related("payment")
+    entries = StatementEntry.objects.filter(partner=partner).select_related("payment", "bill")
     out = []
     for e in entries.prefetch_related("payment__allocations__bill"):
         payment = getattr(e, "payment", None)

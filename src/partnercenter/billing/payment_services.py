@@ -50,6 +50,7 @@ from .models import (
 )
 
 OVERPAYMENT = gettext_noop("Overpayment of bank transfer %(reference)s")
+NEGATIVE_BILL = gettext_noop("Negative amount of the bill of %(month)s returned")
 MAX_TEXT = {"payer_name": 200, "reference": 100, "remark": 500, "principal": 200, "idempotency_key": 200}
 
 
@@ -127,7 +128,9 @@ def _repeat(model: type[Payment] | type[StatementEntry], partner: Partner, key: 
     return earlier
 
 
-def _entry(partner: Partner, currency: str, kind: str, amount: Decimal, actor: User, **extra: Any) -> StatementEntry:
+def _entry(
+    partner: Partner, currency: str, kind: str, amount: Decimal, actor: User | None, **extra: Any
+) -> StatementEntry:
     after = sel.balance(partner, currency) + amount
     assert after >= 0, "the balance never goes below zero"
     return StatementEntry.objects.create(
@@ -137,7 +140,7 @@ def _entry(partner: Partner, currency: str, kind: str, amount: Decimal, actor: U
         amount=amount,
         balance_after=after,
         created_at=clock.now(),
-        created_by=actor if actor.pk else None,
+        created_by=actor if actor is not None and actor.pk else None,
         **extra,
     )
 
@@ -487,3 +490,25 @@ def decide_agreement(*, actor: User, agreement_id: Any, status: str, remark: str
             remark=remark,
         )
     return decision
+
+
+# --- refunds of negative bills -------------------------------------------------------------------
+
+
+def refund_negative_bills(bills: list[Bill]) -> list[StatementEntry]:
+    """A bill whose refunds exceed its expenditures owes nothing and its negative amount is
+    returned to the partner (B5): credited to the prepaid balance as a refund entry naming the
+    bill, once per bill. Runs inside the close's transaction, partners locked in id order."""
+    negative = sorted((b for b in bills if b.amount < 0), key=lambda b: (b.partner_id, b.pk))
+    partners = Partner.objects.in_bulk({b.partner_id for b in negative})
+    entries = []
+    for bill in negative:
+        partner = partners[bill.partner_id]
+        _lock(partner)
+        if StatementEntry.objects.filter(bill=bill).exists():
+            continue
+        remark = NEGATIVE_BILL % {"month": f"{bill.month:%Y-%m}"}
+        entries.append(
+            _entry(partner, bill.currency, StatementEntryKind.REFUND, -bill.amount, None, bill=bill, remark=remark)
+        )
+    return entries

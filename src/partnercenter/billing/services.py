@@ -27,6 +27,7 @@ from partnercenter.usage import freshness
 from partnercenter.usage import selectors as usage
 from partnercenter.usage import services as usage_services
 
+from . import payment_services
 from .models import Bill, BillEstimate, BillLine, Invoice, InvoiceSequence
 
 DUE_DAY = 5  # the bill of M is generated on the 5th of M+1 (B2)
@@ -215,6 +216,7 @@ def generate_bills(month: dt.date, *, at: dt.datetime | None = None) -> list[Bil
         bills = Bill.objects.bulk_create([d.bill(month, through, at) for d in drafts])
         _insert_lines([(b.pk, *line) for b, d in zip(bills, drafts, strict=True) for line in d.lines])
         invoices = _number_invoices(bills, at)
+        refunds = payment_services.refund_negative_bills(bills)
         closed = usage_services.close_month(month, todo, at=at)
         audit.record(
             None,
@@ -223,6 +225,7 @@ def generate_bills(month: dt.date, *, at: dt.datetime | None = None) -> list[Bil
             partners=closed,
             bills=len(bills),
             invoices=len(invoices),
+            refunds=len(refunds),
             through_line_item_id=through,
         )
     return bills

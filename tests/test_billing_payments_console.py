@@ -119,6 +119,9 @@ def test_an_operator_chooses_the_partner(org, bills):
     c = as_user(org, "op")
     assert 'name="partner"' in c.get(BASE + "unpaid/").content.decode()
     assert "1,314.50" in text(c.get(BASE + "unpaid/?partner=sp-a"))
+    pane = c.get(BASE + "amount-due/", headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in pane and 'name="partner"' not in pane  # the pane holds a hint, never a page
+    assert "Choose the partner whose bills and payments you want to see." in pane
 
 
 def test_agreements_page_create_and_list(org, bills):

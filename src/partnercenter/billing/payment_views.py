@@ -45,6 +45,8 @@ def _partner_page(purpose: scoping.Purpose = scoping.Purpose.VIEW) -> Callable[.
             except NotFound:
                 raise Http404(_("No such partner.")) from None
             except ValidationFailed:
+                if request.headers.get("HX-Request") == "true":  # a pane of a page: a hint, not a page
+                    return render(request, "billing/payments/_choose_partner.html")
                 partners = scoping.partners_for(user, purpose).order_by("code")
                 return render(request, "billing/payments/choose_partner.html", {"partners": partners})
             return view(request, partner)

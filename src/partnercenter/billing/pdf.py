@@ -24,12 +24,13 @@ from typing import Any, NoReturn
 
 from django.db.models import Sum
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from partnercenter.core import clock, masking, money
 from partnercenter.core.errors import NotFound
 from partnercenter.core.money import ExactSum
-from partnercenter.usage.models import ServiceType
 
+from . import selectors
 from .models import Bill, Invoice
 
 
@@ -58,24 +59,20 @@ class Row:
 
 
 def product_rows(bill: Bill) -> list[Row]:
-    """The bill's lines by product (service type and product name), all classifications: the
-    rows add up to the bill's amount."""
-    labels = {value: str(label) for value, label in ServiceType.choices}
-    grouped = (
-        bill.lines.values("service_type", "service_name")
-        .annotate(total=ExactSum("amount"), items=Sum("line_item_count"))
-        .order_by("service_type", "service_name")
+    """The bill by product as the console shows it (B7, :func:`.selectors.by_product`): each cloud
+    and marketplace product's expenditure, then refunds, adjustments, tax and carried corrections
+    under "Others". The rows add up to the bill's amount."""
+    split = selectors.by_product(bill)
+    areas = ((split.cloud, _("Cloud service")), (split.marketplace, _("Marketplace")))
+    rows = [_row(p.label, str(area), p.amount, p.line_item_count, bill) for group, area in areas for p in group]
+    rows += [_row(o.label, str(_("Others")), o.amount, o.line_item_count, bill) for o in split.others]
+    return rows
+
+
+def _row(label: str, detail: str, amount: Decimal, items: int, bill: Bill) -> Row:
+    return Row(
+        label=label, detail=detail, amount=amount, line_item_count=items, amount_text=shown(amount, bill.currency)
     )
-    return [
-        Row(
-            label=g["service_name"] or "—",
-            detail=labels.get(g["service_type"], g["service_type"]),
-            amount=g["total"],
-            line_item_count=g["items"] or 0,
-            amount_text=shown(g["total"], bill.currency),
-        )
-        for g in grouped
-    ]
 
 
 def customer_rows(bill: Bill) -> list[Row]:

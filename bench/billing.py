@@ -194,7 +194,7 @@ def page_requests() -> list[tuple[str, str, bool]]:
         ("monthly by product", f"/partner-bills/?{q}&view=product", True),
         ("monthly by customer", f"/partner-bills/?{q}&view=customer", True),
         ("monthly by customer p40", f"/partner-bills/?{q}&view=customer&page=40", True),
-        ("monthly by product region", f"/partner-bills/?{q}&view=product&region=cn-east-3", True),
+        ("monthly one region", f"/partner-bills/?{q}&view=product&region=cn-east-3", True),
         ("month switch", "/partner-bills/?month=2026-01&currency=CNY&view=product", True),
         ("amount due", "/partner-bills/amount-due/", True),
         ("unpaid bills", "/partner-bills/unpaid/", False),

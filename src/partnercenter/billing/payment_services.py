@@ -566,6 +566,14 @@ def refund_negative_bills(bills: list[Bill]) -> list[StatementEntry]:
             continue
         remark = NEGATIVE_BILL % {"month": f"{bill.month:%Y-%m}"}
         entries.append(
-            _entry(partner, bill.currency, StatementEntryKind.REFUND, -bill.amount, None, bill=bill, remark=remark)
+            _entry(
+                partner,
+                bill.currency,
+                StatementEntryKind.REFUND,
+                money.CONTEXT.minus(bill.amount),
+                None,
+                bill=bill,
+                remark=remark,
+            )
         )
     return entries

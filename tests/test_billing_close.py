@@ -118,7 +118,8 @@ def test_a_negative_bill_returns_its_amount_to_the_prepaid_balance_once(march):
     assert not StatementEntry.objects.filter(partner__code="sp-a").exists()  # a positive bill returns nothing
     services.catch_up(DUE + dt.timedelta(days=1))
     assert StatementEntry.objects.filter(partner__code="sp-b").count() == 1
-    assert payment_services.refund_negative_bills([b]) == []  # once per bill, whoever asks again
+    assert StatementEntry.objects.get(partner__code="sp-b").created_at == DUE  # the close's instant
+    assert payment_services.refund_negative_bills([b], DUE) == []  # once per bill, whoever asks again
     (record,) = payment_selectors.statement(b.partner)
     assert (record.kind, record.amount, record.description) == (
         "refund",

@@ -14,7 +14,9 @@ from partnercenter.billing import payment_services as svc
 from partnercenter.billing.models import Payment, PaymentAgreement
 from partnercenter.core import clock
 from tests.conftest import T0
+from tests.test_billing_console import figure
 from tests.test_billing_payments import make_bill, snapshot
+from tests.test_usage_api import bearer
 
 BASE = "/partner-bills/"
 PAGES = ("amount-due/", "unpaid/", "payments/", "pay/", "agreements/")
@@ -84,6 +86,26 @@ def test_paying_from_the_form_and_a_double_submit_pays_once(org, bills):
     r = c.post(BASE + "pay/", {"form_key": "other", "pay_all": "1", "bill": str(bills[2].pk)})
     assert r.status_code == 302
     assert sel.amount_due(org.partners["sp-a"]) == {"CNY": D("1184.50")}
+
+
+def test_the_bill_shows_what_is_left_to_pay_after_a_payment(org, bills, client):
+    """B4/B5: the Monthly Bills pane's "Amount due of this bill" and the API's amount_due are the
+    bill's amount less what payments applied to it, not the amount as billed."""
+    svc.pay_from_balance(actor=org.users["sp-a-admin"], partner=org.partners["sp-a"], currency="CNY", amount="34.5")
+    svc.pay_from_balance(
+        actor=org.users["sp-a-admin"], partner=org.partners["sp-a"], currency="CNY", amount="30", bill_id=bills[2].pk
+    )
+    c = as_user(org, "sp-a-finance")
+    due = {}
+    for bill in bills:
+        html = c.get(BASE, {"month": f"{bill.month:%Y-%m}"}).content.decode()
+        due[f"{bill.month:%Y-%m}"] = figure(html, "amount_due")
+    assert due == {"2026-01": "1200", "2026-02": "0", "2026-03": "50"}
+    auth = bearer(client, "sp-a-finance")
+    listed = client.get("/api/v1/bills", **auth).json()["items"]
+    assert {b["month"]: b["amount_due"] for b in listed} == due
+    one = client.get(f"/api/v1/bills/{bills[0].pk}", **auth).json()
+    assert (one["amount"], one["amount_due"]) == ("1234.5", "1200")
 
 
 def test_a_refused_payment_shows_why_and_changes_nothing(org, bills):

@@ -18,6 +18,7 @@ from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
 from partnercenter.core.decorators import router_menu
 from partnercenter.core.errors import ValidationFailed
+from partnercenter.core.money import ZERO
 from partnercenter.core.pagination import PageQuery, limit_field, offset_field
 
 from . import selectors
@@ -45,7 +46,9 @@ class BillOut(Schema):
     adjustment: str
     tax: str
     amount: str = Field(description="expenditure − refund + adjustment + tax; negative when refunds exceed it.")
-    amount_due: str = Field(description="The bill's amount, or 0 when the amount is negative.")
+    amount_due: str = Field(
+        description="What is still to pay: the bill's amount (0 when it is negative) less the payments applied to it."
+    )
     invoice_number: str | None
     line_item_count: int
 
@@ -64,8 +67,8 @@ class BillQuery(Schema):
     offset: int = offset_field()
 
 
-def bill_out(bill: Bill) -> BillOut:
-    f = selectors.figures(bill)
+def bill_out(bill: Bill, paid: Decimal | None = None) -> BillOut:
+    f = selectors.figures(bill, paid)
     return BillOut(
         id=bill.pk,
         partner=bill.partner.code,
@@ -101,8 +104,10 @@ def list_bills(request: HttpRequest, filters: Query[BillQuery]) -> BillPage:
     if filters.month:
         qs = qs.filter(month=parse_month(filters.month, "query.month"))
     total = qs.count()
-    rows = qs[filters.offset : filters.offset + filters.limit]
-    return BillPage(total=total, limit=filters.limit, offset=filters.offset, items=[bill_out(b) for b in rows])
+    rows = list(qs[filters.offset : filters.offset + filters.limit])
+    paid = selectors.paid_by_bill(b.pk for b in rows)
+    items = [bill_out(b, paid.get(b.pk, ZERO)) for b in rows]
+    return BillPage(total=total, limit=filters.limit, offset=filters.offset, items=items)
 
 
 class BillEstimateOut(Schema):

@@ -140,9 +140,8 @@ def _entry(
         kind=kind,
         amount=amount,
         balance_after=after,
-        created_at=clock.now(),
         created_by=actor if actor is not None and actor.pk else None,
-        **extra,
+        **{"created_at": clock.now(), **extra},
     )
 
 
@@ -552,10 +551,11 @@ def decide_agreement(*, actor: User, agreement_id: Any, status: str, remark: str
 # --- refunds of negative bills -------------------------------------------------------------------
 
 
-def refund_negative_bills(bills: list[Bill]) -> list[StatementEntry]:
+def refund_negative_bills(bills: list[Bill], at: dt.datetime) -> list[StatementEntry]:
     """A bill whose refunds exceed its expenditures owes nothing and its negative amount is
     returned to the partner (B5): credited to the prepaid balance as a refund entry naming the
-    bill, once per bill. Runs inside the close's transaction, partners locked in id order."""
+    bill, once per bill, at the close's instant ``at``. Runs inside the close's transaction, partners
+    locked in id order."""
     negative = sorted((b for b in bills if b.amount < 0), key=lambda b: (b.partner_id, b.pk))
     partners = Partner.objects.in_bulk({b.partner_id for b in negative})
     entries = []
@@ -574,6 +574,7 @@ def refund_negative_bills(bills: list[Bill]) -> list[StatementEntry]:
                 None,
                 bill=bill,
                 remark=remark,
+                created_at=at,  # the close's instant, not the moment a late catch-up ran
             )
         )
     return entries

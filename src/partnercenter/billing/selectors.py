@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import overload
@@ -16,14 +16,14 @@ from django.utils.translation import gettext_lazy as _
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
-from partnercenter.core import masking
+from partnercenter.core import masking, money
 from partnercenter.core.errors import NotFound
-from partnercenter.core.money import CONTEXT, ZERO
+from partnercenter.core.money import CONTEXT, ZERO, ExactSum
 from partnercenter.partners.models import Partner
 from partnercenter.usage import selectors as usage
 from partnercenter.usage.models import LineItem
 
-from .models import Bill, BillCustomerTotal, BillEstimate, BillLine, BillProductTotal, Invoice
+from .models import Bill, BillCustomerTotal, BillEstimate, BillLine, BillProductTotal, Invoice, PaymentAllocation
 
 CLOUD, MARKETPLACE = "cloud", "marketplace"
 MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one names no bill
@@ -52,7 +52,8 @@ def months_of(bills: QuerySet[Bill]) -> list[dt.date]:
 
 @dataclass(frozen=True)
 class Figures:
-    """What a bill shows (B5). A negative amount is shown as such; its amount due is 0."""
+    """What a bill shows (B5). A negative amount is shown as such; its amount due is 0. The amount
+    due is what is still to pay: max(amount, 0) less what payments applied to the bill (B4)."""
 
     expenditure: Decimal
     refund: Decimal
@@ -64,18 +65,32 @@ class Figures:
     invoice_number: str
 
 
-def figures(bill: Bill) -> Figures:
+def paid_by_bill(bill_ids: Iterable[int]) -> dict[int, Decimal]:
+    """What payments applied to each of the bills, by bill id (bills without a payment left out)."""
+    rows = (
+        PaymentAllocation.objects.filter(bill_id__in=list(bill_ids))
+        .values("bill_id")
+        .annotate(total=ExactSum("amount"))
+        .values_list("bill_id", "total")
+    )
+    return dict(rows)
+
+
+def figures(bill: Bill, paid: Decimal | None = None) -> Figures:
+    """The bill's figures; ``paid`` (what payments applied to it) is read when not given."""
     try:
         number = bill.invoice.number
     except Invoice.DoesNotExist:
         number = ""
+    if paid is None:
+        paid = paid_by_bill([bill.pk]).get(bill.pk, ZERO)
     return Figures(
         expenditure=bill.expenditure,
         refund=bill.refund,
         adjustment=bill.adjustment,
         tax=bill.tax,
         amount=bill.amount,
-        amount_due=max(bill.amount, ZERO),
+        amount_due=Decimal(money.canonical(max(bill.amount, ZERO) - paid)),
         negative=bill.amount < 0,
         invoice_number=number,
     )

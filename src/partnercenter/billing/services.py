@@ -266,7 +266,7 @@ def generate_bills(month: dt.date, *, at: dt.datetime | None = None) -> list[Bil
         )
         _insert_summaries(bills, drafts)
         invoices = _number_invoices(bills, at)
-        refunds = payment_services.refund_negative_bills(bills)
+        refunds = payment_services.refund_negative_bills(bills, at)
         closed = usage_services.close_month(month, todo, at=at)
         audit.record(
             None,

@@ -147,3 +147,14 @@ class TableSetting(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "table"], name="table_setting_once")]
+
+
+class GeneratedMonth(models.Model):
+    """The customer bills of this month were generated (once, under the ingestion lock): the
+    catch-up that runs every minute asks here instead of grouping the month's line items again,
+    including for months that had no customer bill at all."""
+
+    month = models.DateField(unique=True)
+    generated_at = models.DateTimeField()
+    through_line_item_id = models.BigIntegerField(default=0)
+    bills = models.PositiveIntegerField(default=0)

@@ -190,3 +190,20 @@ def bill_line_items(
 
 def _next_month(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+# ---- reads for the customer bills (customer_bills reads the ledger only through this) ---------
+
+
+def customer_month_totals(month: dt.date, through: int) -> list[dict[str, Any]]:
+    """One ``GROUP BY`` over ``month``'s reseller line items that are not corrections, with ids up
+    to ``through``: per partner, customer and billing currency, the exact sum of BilledCost
+    (``amount``) and the number of line items (``count``), ordered by those keys."""
+    month = month.replace(day=1)
+    qs = _reseller_items().filter(
+        charge_day__gte=month, charge_day__lt=_next_month(month), is_correction=False, pk__lte=through
+    )
+    rows = qs.values("partner_id", "customer_id", "billing_currency").annotate(
+        amount=ExactSum("billed_cost"), count=Count("pk")
+    )
+    return sorted((dict(r) for r in rows), key=lambda r: (r["partner_id"], r["customer_id"], r["billing_currency"]))

@@ -15,6 +15,7 @@ from partnercenter.core.errors import Conflict, Forbidden, NotFound, ValidationF
 from partnercenter.customer_bills import selectors as sel
 from partnercenter.customer_bills import services as svc
 from partnercenter.customer_bills.models import Confirmation, CreditEntry, CustomerBill
+from partnercenter.exports.models import ExportTask
 from partnercenter.partners import services as partner_services
 from tests.test_billing_close import DUE, MARCH, ingest, on, rec
 from tests.test_customer_credit import close_march, snapshot
@@ -288,3 +289,129 @@ def test_api_account_manager_needs_the_menu(bills):
     account_services.set_menus(actor=bills.users["sp-a-admin"], user=manager, menu_codes=[menus.CUSTOMER_BILLS])
     r = c.get(f"{API}/bills-to-confirm", {"month": "2026-03"})
     assert (r.status_code, r.json()) == (200, [])
+
+
+# --- the console ---------------------------------------------------------------------------------
+
+PAGE = "/customer-bills/confirm/"
+
+
+def test_console_confirm_page_lists_the_month_and_opens_a_form(bills):
+    c = as_user(bills, "sp-a-finance")
+    with clock.frozen_at(DUE):
+        r = c.get(PAGE)  # the latest due month by default
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "Confirm Bill and Return Credit" in html and 'value="2026-03"' in html
+    assert f'data-bill="{bill("a1").pk}"' in html and f'data-bill="{bill("b1").pk}"' not in html
+    r = c.get(PAGE, {"month": "2026-03", "customer": "a1", "bill": bill("a1").pk})
+    html = r.content.decode()
+    assert "Total amount to be confirmed" in html and "Partial amount" in html and "100.50 USD" in html
+    assert 'name="form_key"' in html and "csrfmiddlewaretoken" in html
+
+
+def test_console_not_due_month_says_so(bills):
+    c = as_user(bills, "sp-a-finance")
+    with clock.frozen_at(DUE):
+        r = c.get(PAGE, {"month": "2026-04"})
+    assert 'data-testid="not-due"' in r.content.decode()
+    assert "2026-05-05 00:00" in r.content.decode()
+    assert c.get(PAGE, {"month": "March"}).status_code == 400
+
+
+def test_console_partial_then_total_and_a_double_click_confirms_once(bills):
+    c = as_user(bills, "sp-a-finance")
+    a1 = bill("a1").pk
+    form = {"action": "confirm", "bill": a1, "mode": "partial", "amount": "20.50", "month": "2026-03", "form_key": "f1"}
+    r = c.post(PAGE, form)
+    assert r.status_code == 302 and r["Location"] == f"{PAGE}?month=2026-03&customer="
+    assert c.post(PAGE, form).status_code == 302  # the same form again: nothing more
+    assert list(Confirmation.objects.values_list("amount", flat=True)) == [D("20.50")]
+    r = c.post(PAGE, {"action": "confirm", "bill": a1, "mode": "total", "month": "2026-03", "form_key": "f2"})
+    assert r.status_code == 302
+    assert sel.remaining(bill("a1")) == D(0)
+    page = c.get(PAGE, {"month": "2026-03"}).content.decode()
+    assert "Confirmed 80.00 USD" in page
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("100.51", "The amount is more than the amount to be confirmed (100.50 USD); nothing was confirmed."),
+        ("0", "amount: must be greater than zero."),
+        ("-3", "amount: must be greater than zero."),
+        ("", "amount: must be greater than zero."),
+        ("1.001", "amount: has more decimal places than USD allows (2)."),
+    ],
+)
+def test_console_refusals_are_clear_and_change_nothing(bills, amount, message):
+    c = as_user(bills, "sp-a-finance")
+    state = snapshot()
+    r = c.post(PAGE, {"action": "confirm", "bill": bill("a1").pk, "mode": "partial", "amount": amount,
+                      "month": "2026-03", "form_key": "x"})  # fmt: skip
+    assert r.status_code == 400
+    assert message in r.content.decode()
+    assert snapshot() == state
+
+
+def test_console_batch_confirm(bills):
+    c = as_user(bills, "sp-a-admin")
+    r = c.post(PAGE, {"action": "batch", "bills": [bill("a1").pk, bill("a3").pk], "month": "2026-03", "form_key": "b"})
+    assert r.status_code == 302
+    assert sorted(Confirmation.objects.values_list("amount", "is_full")) == [(D(40), True), (D("100.50"), True)]
+    assert c.get(r["Location"]).content.decode().count("Confirmed 2 bill(s) in full") == 1
+
+
+def test_console_distributor_sees_view_only_rows_and_is_refused(bills):
+    c = as_user(bills, "dist-admin")
+    html = c.get(PAGE, {"month": "2026-03"}).content.decode()
+    assert html.count("View only") == 2
+    state = snapshot()
+    r = c.post(PAGE, {"action": "confirm", "bill": bill("s1").pk, "mode": "total", "month": "2026-03"})
+    assert r.status_code == 403
+    assert snapshot() == state
+
+
+ADJ = "/customer-bills/adjustments/"
+
+
+def test_console_adjustments_grant_search_and_export(bills):
+    c = as_user(bills, "sp-a-admin")
+    form = {
+        "operation": "grant",
+        "customer": "a1",
+        "currency": "USD",
+        "amount": "300",
+        "remark": "start",
+        "form_key": "g",
+    }
+    assert c.post(ADJ, form).status_code == 302
+    assert c.post(ADJ, form).status_code == 302  # a double click grants once
+    r = c.post(ADJ, {**form, "operation": "reclaim", "amount": "250", "form_key": "r"})
+    assert r.status_code == 400
+    assert "The amount is more than the available credit (199.50 USD); nothing was reclaimed." in r.content.decode()
+    assert CreditEntry.objects.filter(kind="grant").count() == 1 and not CreditEntry.objects.filter(kind="reclaim")
+    html = c.get(ADJ, {"customer": "a1", "kind": "grant"}).content.decode()
+    assert html.count('data-kind="grant"') == 1 and 'data-kind="consumption"' not in html
+    assert 'data-export-kind="credit_adjustments"' in html
+    r = c.post("/exports/create/", {"kind": "credit_adjustments", "format": "csv", "customer": "a1"})
+    assert r.status_code == 302
+    task = ExportTask.objects.get()
+    assert (task.kind, task.params) == (
+        "credit_adjustments",
+        {"customer": "a1", "kind": "", "start": None, "end": None},
+    )
+    assert c.get(ADJ, {"start": "2026-04-09", "end": "2026-04-01"}).status_code == 400
+
+
+def test_console_adjustments_gates(bills):
+    assert as_user(bills, "sp-a-finance").get(ADJ).status_code == 403  # no customer management menu
+    operator = as_user(bills, "sp-a-operator")
+    assert operator.get(ADJ).status_code == 200
+    assert 'data-testid="credit-form"' not in operator.get(ADJ).content.decode()
+    r = operator.post(ADJ, {"operation": "grant", "customer": "a1", "currency": "USD", "amount": "1"})
+    assert r.status_code == 403
+    r = as_user(bills, "sp-a-admin").post(
+        ADJ, {"operation": "grant", "customer": "b1", "currency": "USD", "amount": "1"}
+    )
+    assert r.status_code == 400 and not CreditEntry.objects.filter(kind="grant").exists()

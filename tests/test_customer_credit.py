@@ -248,3 +248,26 @@ def test_adjustment_records_are_scoped_and_filtered(march):
     assert sel.adjustment_records(march.users["op"], start=day, end=day).count() == 1
     assert sel.adjustment_records(march.users["op"], start=dt.date(2026, 4, 4)).count() == 3
     assert sel.adjustment_records(march.users["op"], customer="a3").count() == 1
+
+
+def test_the_adjustment_records_export_has_exact_amounts_in_scope(march):
+    from partnercenter.exports import registry
+    from partnercenter.exports.registry import ExportContext
+
+    with clock.frozen_at(on(3, month=4)):
+        grant(march, "a1", "10.5", remark="r")
+        grant(march, "d1", "20", user="dist-admin")
+    close_march()
+    kind = registry.get("credit_adjustments")
+    params = registry.clean_params(kind, march.users["sp-a-admin"], {"customer": "a1"})
+    ctx = ExportContext(user=march.users["sp-a-admin"], params=params, at=DUE + dt.timedelta(hours=1))
+    rows = [(r[1], r[2], r[4], r[6], r[7], r[8], r[11], r[12], r[13]) for r in kind.rows(ctx)]
+    assert rows == [
+        ("sp-a", "a1", "Consumption", A1_TOTAL, D("10.5"), D("10.5") - A1_TOTAL, "", "2026-03", ""),
+        ("sp-a", "a1", "Grant", D("10.5"), D(0), D("10.5"), "sp-a-admin", "", "r"),
+    ]
+    assert kind.has_rows is not None and kind.has_rows(ctx)
+    dist_ctx = ExportContext(
+        user=march.users["dist-admin"], params=registry.clean_params(kind, march.users["dist-admin"], {}), at=ctx.at
+    )
+    assert [r[2] for r in kind.rows(dist_ctx)] == ["d1"]

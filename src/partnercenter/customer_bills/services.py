@@ -98,7 +98,13 @@ def _alerts(entry: CreditEntry, before: sel.CreditFigures) -> list[CreditAlert]:
 
 
 def _draft_entry(
-    key: Key, before: sel.CreditFigures, kind: CreditKind, amount: Decimal, actor: User | None, **extra: Any
+    key: Key,
+    before: sel.CreditFigures,
+    kind: CreditKind,
+    amount: Decimal,
+    actor: User | None,
+    at: dt.datetime | None = None,
+    **extra: Any,
 ) -> CreditEntry:
     which, sign = sel.SIGNS[kind]
     limit = before.limit + (sign * amount if which == "limit" else ZERO)
@@ -113,7 +119,7 @@ def _draft_entry(
         used_after=used,
         available_before=before.available,
         available_after=limit - used,
-        created_at=clock.now(),
+        created_at=at or clock.now(),
         created_by=actor if actor is not None and actor.pk else None,
         **extra,
     )
@@ -133,7 +139,7 @@ def _write_entry(
 # --- generation ----------------------------------------------------------------------------------
 
 
-def _consumption(bills: Sequence[CustomerBill]) -> tuple[int, int]:
+def _consumption(bills: Sequence[CustomerBill], at: dt.datetime) -> tuple[int, int]:
     """Consumption entries of the bills with a positive total (customers locked by the caller);
     returns how many entries and alerts were written."""
     positive = [b for b in bills if b.total > 0]
@@ -142,7 +148,7 @@ def _consumption(bills: Sequence[CustomerBill]) -> tuple[int, int]:
     entries, befores = [], []
     for bill, key in zip(positive, keys, strict=True):
         before = figures[key]
-        entry = _draft_entry(key, before, CreditKind.CONSUMPTION, bill.total, None, bill=bill)
+        entry = _draft_entry(key, before, CreditKind.CONSUMPTION, bill.total, None, at, bill=bill)
         figures[key] = sel.CreditFigures(entry.limit_after, entry.used_after)
         entries.append(entry)
         befores.append(before)
@@ -183,7 +189,7 @@ def generate_customer_bills(month: dt.date, *, at: dt.datetime | None = None) ->
                 for r in rows
             ]
         )
-        entries, alerts = _consumption(bills)
+        entries, alerts = _consumption(bills, at)
         GeneratedMonth.objects.create(month=month, generated_at=at, through_line_item_id=through, bills=len(bills))
         audit.record(
             None,

@@ -6,6 +6,7 @@ worker was down is made good by the next one."""
 from django.core.management.base import BaseCommand
 
 from partnercenter.billing import tasks as billing_tasks
+from partnercenter.usage import resource_months
 
 
 class Command(BaseCommand):
@@ -18,3 +19,5 @@ class Command(BaseCommand):
             f"Partner bills: month(s) closed: {months}; {result.bills} bill(s) generated, "
             f"{result.estimates} estimate(s) refreshed."
         )
+        rebuilt = ", ".join(f"{m:%Y-%m}" for m in resource_months.refresh_stale()) or "none"
+        self.stdout.write(f"Bill by Instance: month(s) rebuilt: {rebuilt}.")

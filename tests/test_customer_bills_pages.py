@@ -71,8 +71,18 @@ MARCH_RECORDS = [
     rec("M3", "a1", "3.25", on(7), charge_category="Tax"),
     rec("M8", "a1", "7", on(31, 23, 59, 59)),  # the last second of March, Shanghai time
     rec("A1", "a1", "11", on(1, 0, 0, 0, month=4)),  # the first second of April: April's
-    rec("M4", "a3", "50", on(8), service_name="Market App", service_type="marketplace", region_id="",
-        resource_id="app-1", resource_name="", project=""),  # fmt: skip
+    rec(
+        "M4",
+        "a3",
+        "50",
+        on(8),
+        service_name="Market App",
+        service_type="marketplace",
+        region_id="",
+        resource_id="app-1",
+        resource_name="",
+        project="",
+    ),  # fmt: skip
     rec("M10", "a3", "-1.25", on(13), charge_category="Credit", resource_id="ins-9", project="data"),
     rec("M5", "a2", "999", on(9)),  # a2 is sp-a's referral customer: never on a customer bill
     rec("M6", "b1", "30", on(11)),  # sp-b's customer
@@ -144,7 +154,10 @@ def test_resource_month_sums_equal_the_line_items(march):
     items = LineItem.objects.filter(
         association_type="reseller", charge_day__gte=MARCH, charge_day__lt=APRIL, is_correction=False
     )
-    want = {r["customer_id"]: (r["s"], r["n"]) for r in items.values("customer_id").annotate(s=ExactSum("billed_cost"), n=Sum(1))}  # noqa: E501
+    want = {
+        r["customer_id"]: (r["s"], r["n"])
+        for r in items.values("customer_id").annotate(s=ExactSum("billed_cost"), n=Sum(1))
+    }  # noqa: E501
     got = {
         r["customer_id"]: (r["s"], r["n"])
         for r in ResourceMonth.objects.filter(month=MARCH)
@@ -162,7 +175,10 @@ def test_month_boundaries_are_taken_in_the_billing_time_zone(march):
 
 
 def test_the_current_month_runs_up_to_yesterday_and_is_rebuilt_when_the_day_moves(march):
-    ingest([rec("A9", "a1", "2.5", on(9, 23, 59, 59, month=4)), rec("A10", "a1", "4", on(10, 0, 0, 0, month=4))], on(10, 1, month=4))  # noqa: E501
+    ingest(
+        [rec("A9", "a1", "2.5", on(9, 23, 59, 59, month=4)), rec("A10", "a1", "4", on(10, 0, 0, 0, month=4))],
+        on(10, 1, month=4),
+    )  # noqa: E501
     build = resource_months.ensure_current(APRIL, on(10, 12, month=4))
     assert build.through_day == dt.date(2026, 4, 9)
     assert ResourceMonth.objects.get(month=APRIL).amount == Decimal("13.5")  # A1 + A9, not today's A10
@@ -302,7 +318,9 @@ def test_account_manager_sees_only_assigned_customers(march):
     account_services.set_menus(actor=admin, user=mgr, menu_codes=[*sorted(mgr.menu_codes()), menus.CUSTOMER_BILLS])
     assert customers_on_page("sp-a-account_manager") == {"a3"}
     with clock.frozen_at(AFTER_MARCH):
-        r = client_for("sp-a-account_manager").get("/api/v1/customer-bills/instances", {"month": "2026-03", "customer": "a1"})  # noqa: E501
+        r = client_for("sp-a-account_manager").get(
+            "/api/v1/customer-bills/instances", {"month": "2026-03", "customer": "a1"}
+        )  # noqa: E501
     assert r.status_code == 404
 
 
@@ -322,7 +340,9 @@ def headers_of(html: str) -> list[str]:
 def test_fields_for_the_session_only_are_gone_after_signing_in_again(march):
     client = client_for("sp-a-finance")
     with clock.frozen_at(AFTER_MARCH):
-        r = client.post("/customer-bills/fields/bill_by_instance/", {"fields": ["amount", "account_id"], "month": "2026-03"})
+        r = client.post(
+            "/customer-bills/fields/bill_by_instance/", {"fields": ["amount", "account_id"], "month": "2026-03"}
+        )
     assert r.status_code == 302
     assert headers_of(page(client, month="2026-03")) == ["amount", "account_id"]
     assert not TableSetting.objects.exists()
@@ -352,7 +372,9 @@ def test_saved_fields_are_kept_across_sessions(march):
 def test_unknown_fields_are_refused(march):
     client = client_for("sp-a-finance")
     with clock.frozen_at(AFTER_MARCH):
-        r = client.post("/customer-bills/fields/bill_by_instance/", {"fields": ["amount", "password"], "month": "2026-03"})
+        r = client.post(
+            "/customer-bills/fields/bill_by_instance/", {"fields": ["amount", "password"], "month": "2026-03"}
+        )
         assert r.status_code == 422 and "Unknown or repeated fields" in r.content.decode()
         assert client.post("/customer-bills/fields/nope/", {"fields": ["amount"]}).status_code == 404
     assert not TableSetting.objects.exists()
@@ -398,7 +420,11 @@ def test_download_buttons_create_export_tasks(march, stub_download_kinds, settin
     client = client_for("sp-a-finance")
     html = page(client, month="2026-03", customer="a3", product="Market App")
     one = form_fields(html, "download-customer")
-    assert {k: one[k] for k in ("kind", "customer", "month")} == {"kind": "customer_bill", "customer": "a3", "month": "2026-03"}
+    assert {k: one[k] for k in ("kind", "customer", "month")} == {
+        "kind": "customer_bill",
+        "customer": "a3",
+        "month": "2026-03",
+    }
     everyone = form_fields(html, "download-all")
     assert {k: everyone[k] for k in ("kind", "month")} == {"kind": "customer_bills_all", "month": "2026-03"}
     with clock.frozen_at(AFTER_MARCH):
@@ -406,7 +432,10 @@ def test_download_buttons_create_export_tasks(march, stub_download_kinds, settin
             fields.pop("csrfmiddlewaretoken", None)
             assert client.post("/exports/create/", fields).status_code == 302
     tasks = {t.kind: t.params for t in ExportTask.objects.all()}
-    assert tasks == {"customer_bill": {"customer": "a3", "month": "2026-03"}, "customer_bills_all": {"month": "2026-03"}}
+    assert tasks == {
+        "customer_bill": {"customer": "a3", "month": "2026-03"},
+        "customer_bills_all": {"month": "2026-03"},
+    }
 
 
 # ---- API ----------------------------------------------------------------------------------------
@@ -433,9 +462,17 @@ def test_api_table_settings(march):
     client = client_for("sp-a-finance")
     r = client.get("/api/v1/customer-bills/table-settings/bill_details")
     assert r.status_code == 200 and r.json()["source"] == "default"
-    r = client.put("/api/v1/customer-bills/table-settings/bill_details", {"fields": ["billed_cost", "line_id"]}, content_type="application/json")  # noqa: E501
+    r = client.put(
+        "/api/v1/customer-bills/table-settings/bill_details",
+        {"fields": ["billed_cost", "line_id"]},
+        content_type="application/json",
+    )  # noqa: E501
     assert r.status_code == 200 and r.json()["fields"] == ["billed_cost", "line_id"] and r.json()["source"] == "saved"
-    r = client.put("/api/v1/customer-bills/table-settings/bill_details", {"fields": ["billed_cost", "billed_cost"]}, content_type="application/json")  # noqa: E501
+    r = client.put(
+        "/api/v1/customer-bills/table-settings/bill_details",
+        {"fields": ["billed_cost", "billed_cost"]},
+        content_type="application/json",
+    )  # noqa: E501
     assert r.status_code == 422 and r.json()["code"] == "invalid_fields"
     assert client.get("/api/v1/customer-bills/table-settings/other").status_code == 404
     assert TableSetting.objects.get().fields == ["billed_cost", "line_id"]

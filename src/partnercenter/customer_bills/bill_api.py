@@ -6,6 +6,7 @@ exact decimal strings."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema
@@ -166,7 +167,7 @@ def _customer(q: BillQuery, request: HttpRequest) -> Customer | None:
     return found
 
 
-def _coverage(month: dt.date, through_day: dt.date) -> dict[str, object]:
+def _coverage(month: dt.date, through_day: dt.date) -> dict[str, Any]:
     return {"month": f"{month:%Y-%m}", "through_day": through_day, "complete": clock.now() >= due_at(month)}
 
 
@@ -287,7 +288,9 @@ def _setting_out(setting: table_settings.Setting) -> TableSettingOut:
         table=setting.table,
         fields=setting.fields,
         source=setting.source,
-        available=[FieldOut(key=f.key, label=str(f.label), amount=f.amount) for f in table_settings.catalogue(setting.table)],
+        available=[
+            FieldOut(key=f.key, label=str(f.label), amount=f.amount) for f in table_settings.catalogue(setting.table)
+        ],
     )
 
 
@@ -309,7 +312,7 @@ def get_table_setting(request: HttpRequest, table: Path[str]) -> TableSettingOut
     "/table-settings/{table}",
     response={200: TableSettingOut, **ERRORS},
     summary="Save the display fields of a table",
-    description=f"C3: keep these fields, in this order, for you (\"Save selected\"). An unknown or repeated field "
+    description=f'C3: keep these fields, in this order, for you ("Save selected"). An unknown or repeated field '
     f"is 422 `invalid_fields` naming each; nothing is saved. Repeating the same request changes nothing, so no "
     f"Idempotency-Key is needed. {TABLE_HELP}",
 )

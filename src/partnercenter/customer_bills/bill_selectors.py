@@ -24,6 +24,7 @@ from partnercenter.usage.models import ResourceMonthBuild
 from partnercenter.usage.resource_months import DetailsPage, Facets, Filters, InstancePage, Scope
 
 SEARCH_LIMIT = 20
+ANY = Filters()  # no filter
 
 
 def scope_for(user: User, customer: Customer | None = None, at: dt.datetime | None = None) -> Scope:
@@ -90,7 +91,7 @@ def instance_page(
     month: dt.date,
     *,
     customer: Customer | None = None,
-    filters: Filters = Filters(),
+    filters: Filters = ANY,
     limit: int = 50,
     offset: int = 0,
     at: dt.datetime | None = None,
@@ -105,12 +106,14 @@ def details_page(
     month: dt.date,
     *,
     customer: Customer | None = None,
-    filters: Filters = Filters(),
+    filters: Filters = ANY,
     after: int = 0,
     limit: int = 50,
     at: dt.datetime | None = None,
 ) -> DetailsPage:
-    return resource_months.details_page(build(month, at), scope_for(user, customer, at), filters, after=after, limit=limit)
+    return resource_months.details_page(
+        build(month, at), scope_for(user, customer, at), filters, after=after, limit=limit
+    )
 
 
 def facets(user: User, month: dt.date, customer: Customer | None = None, at: dt.datetime | None = None) -> Facets:

@@ -33,7 +33,7 @@ _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 PER_PAGE = 50
 TABS = {"instance": BILL_BY_INSTANCE, "details": BILL_DETAILS}
 _STATE_KEYS = ("month", "customer", "tab", "product", "project", "region")
-_LABELS: dict[str, dict[str, str]] = {
+_LABELS: dict[str, dict[str, Any]] = {
     "billing_mode": dict(BillingMode.choices),
     "service_type": dict(ServiceType.choices),
     "classification": dict(Classification.choices),
@@ -192,7 +192,9 @@ def _table(request: HttpRequest, ctx: dict[str, Any], month: dt.date, customer: 
     page = bill_selectors.instance_page(user, month, customer=customer, filters=filters, limit=1, offset=0)
     if details:
         after = _int(request.GET.get("after", ""))
-        found = bill_selectors.details_page(user, month, customer=customer, filters=filters, after=after, limit=PER_PAGE)
+        found = bill_selectors.details_page(
+            user, month, customer=customer, filters=filters, after=after, limit=PER_PAGE
+        )
         rows: list[Any] = found.rows
         ctx["next_query"] = _query(state, after=found.next_after) if found.next_after else ""
         ctx["first_query"] = _query(state) if after else ""

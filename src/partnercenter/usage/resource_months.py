@@ -217,10 +217,19 @@ def summary(build: ResourceMonthBuild, scope: Scope, filters: Filters = Filters(
 
     def compute() -> tuple[int, list[Totals]]:
         qs = instances(build, scope, filters).order_by()
-        sums = {a: ExactSum(a) for a in AMOUNTS}
-        rows = qs.values("currency").annotate(**sums, lines=Sum("line_item_count"), n=Count("pk"))
+        sums: dict[str, Any] = {a: ExactSum(a) for a in AMOUNTS}
+        grouped: Any = qs.values("currency").annotate(**sums, lines=Sum("line_item_count"), n=Count("pk"))
+        rows: list[dict[str, Any]] = list(grouped)
         totals = [
-            Totals(r["currency"], *(r[a] for a in AMOUNTS), line_item_count=int(r["lines"]))
+            Totals(
+                currency=r["currency"],
+                expenditure=r["expenditure"],
+                refund=r["refund"],
+                adjustment=r["adjustment"],
+                tax=r["tax"],
+                amount=r["amount"],
+                line_item_count=int(r["lines"]),
+            )
             for r in sorted(rows, key=lambda r: r["currency"])
         ]
         return sum(r["n"] for r in rows), totals

@@ -209,8 +209,9 @@ def get_months(request: HttpRequest) -> list[MonthOut]:
 def get_instances(request: HttpRequest, q: Query[InstanceQuery]) -> InstancePageOut:
     user, month = current_user(request), _month(q, request)
     filters = Filters(q.product, q.project, q.region)
+    scope = bill_selectors.scope_for(user, _customer(q, request))
     page = bill_selectors.instance_page(
-        user, month, customer=_customer(q, request), filters=filters, limit=q.limit, offset=q.offset
+        user, bill_selectors.build(month), scope, filters, limit=q.limit, offset=q.offset
     )
     items = [
         InstanceOut(
@@ -275,9 +276,8 @@ def _line(r: object) -> LineItemOut:
 def get_details(request: HttpRequest, q: Query[DetailsQuery]) -> DetailsPageOut:
     user, month = current_user(request), _month(q, request)
     filters = Filters(q.product, q.project, q.region)
-    page = bill_selectors.details_page(
-        user, month, customer=_customer(q, request), filters=filters, after=q.after, limit=q.limit
-    )
+    scope = bill_selectors.scope_for(user, _customer(q, request))
+    page = bill_selectors.details_page(user, bill_selectors.build(month), scope, filters, after=q.after, limit=q.limit)
     return DetailsPageOut(
         **_coverage(month, page.through_day), next_after=page.next_after, items=[_line(r) for r in page.rows]
     )

@@ -21,7 +21,7 @@ from partnercenter.core.masking import customer_search_q, mask_name
 from partnercenter.partners.models import Customer
 from partnercenter.usage import resource_months
 from partnercenter.usage.models import ResourceMonthBuild
-from partnercenter.usage.resource_months import DetailsPage, Facets, Filters, InstancePage, Scope
+from partnercenter.usage.resource_months import DetailsPage, Facets, Filters, InstancePage, Scope, Totals
 
 SEARCH_LIMIT = 20
 ANY = Filters()  # no filter
@@ -83,38 +83,31 @@ def months(user: User, at: dt.datetime | None = None) -> list[dt.date]:
 
 
 def build(month: dt.date, at: dt.datetime | None = None) -> ResourceMonthBuild:
+    """The month's Bill by Instance build, current (built first when missing or stale)."""
     return resource_months.ensure_current(month, at or clock.now())
 
 
+def count(user: User, build: ResourceMonthBuild, scope: Scope, filters: Filters = ANY) -> int:
+    return resource_months.summary(build, scope, filters)[0]
+
+
+def totals(user: User, build: ResourceMonthBuild, scope: Scope, filters: Filters = ANY) -> list[Totals]:
+    """Per currency over every row of the scope and filters (the same line items as Bill Details)."""
+    return resource_months.summary(build, scope, filters)[1]
+
+
 def instance_page(
-    user: User,
-    month: dt.date,
-    *,
-    customer: Customer | None = None,
-    filters: Filters = ANY,
-    limit: int = 50,
-    offset: int = 0,
-    at: dt.datetime | None = None,
+    user: User, build: ResourceMonthBuild, scope: Scope, filters: Filters = ANY, *, limit: int = 50, offset: int = 0
 ) -> InstancePage:
-    return resource_months.instance_page(
-        build(month, at), scope_for(user, customer, at), filters, limit=limit, offset=offset
-    )
+    """One page of Bill by Instance for ``scope`` (from :func:`scope_for`)."""
+    return resource_months.instance_page(build, scope, filters, limit=limit, offset=offset)
 
 
 def details_page(
-    user: User,
-    month: dt.date,
-    *,
-    customer: Customer | None = None,
-    filters: Filters = ANY,
-    after: int = 0,
-    limit: int = 50,
-    at: dt.datetime | None = None,
+    user: User, build: ResourceMonthBuild, scope: Scope, filters: Filters = ANY, *, after: int = 0, limit: int = 50
 ) -> DetailsPage:
-    return resource_months.details_page(
-        build(month, at), scope_for(user, customer, at), filters, after=after, limit=limit
-    )
+    return resource_months.details_page(build, scope, filters, after=after, limit=limit)
 
 
-def facets(user: User, month: dt.date, customer: Customer | None = None, at: dt.datetime | None = None) -> Facets:
-    return resource_months.facets(build(month, at), scope_for(user, customer, at))
+def facets(user: User, build: ResourceMonthBuild, scope: Scope) -> Facets:
+    return resource_months.facets(build, scope)

@@ -244,7 +244,11 @@ def instance_page(
     """One page of Bill by Instance (ORDER BY customer, row; LIMIT/OFFSET) with the count and totals."""
     limit = max(1, min(limit, MAX_PAGE))
     count, totals = summary(build, scope, filters)
-    rows = list(instances(build, scope, filters).select_related("customer", "partner")[offset : offset + limit])
+    # Deferred join: the page's ids from the index alone, then only those rows (a deep OFFSET
+    # skips index entries, not table rows).
+    ids = list(instances(build, scope, filters).values_list("id", flat=True)[offset : offset + limit])
+    found = ResourceMonth.objects.filter(id__in=ids).select_related("customer", "partner").in_bulk()
+    rows = [found[i] for i in ids]
     return InstancePage(rows, count, totals, build.through_day)
 
 

@@ -456,6 +456,8 @@ def test_api_instances_and_details_with_exact_strings(march):
         months = client.get("/api/v1/customer-bills/months").json()
         assert [m["month"] for m in months] == ["2026-04", "2026-03"]
         assert client.get("/api/v1/customer-bills/instances", {"month": "2026-13"}).status_code == 422
+        assert client.get("/api/v1/customer-bills/instances", {"month": "0000-01"}).status_code == 422
+        assert client.get("/customer-bills/", {"month": "0000-01"}).status_code == 400
 
 
 def test_api_table_settings(march):

@@ -27,7 +27,7 @@ router = Router(tags=["customer_bills"])
 router_menu(router, menus.CUSTOMER_BILLS)
 
 ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"  # the ledger holds 2000-2099
 MAX_ID = 2**63 - 1
 
 

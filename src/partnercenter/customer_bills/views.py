@@ -31,7 +31,7 @@ from partnercenter.usage.resource_months import Filters
 from . import bill_selectors, table_settings
 from .table_settings import BILL_BY_INSTANCE, BILL_DETAILS, Field
 
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_MONTH = re.compile(r"(20\d{2})-(0[1-9]|1[0-2])")  # the ledger holds 2000-2099
 PER_PAGE = 50
 TABS = {"instance": BILL_BY_INSTANCE, "details": BILL_DETAILS}
 _STATE_KEYS = ("month", "customer", "tab", "product", "project", "region")

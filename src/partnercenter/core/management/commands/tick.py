@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from partnercenter.billing import tasks as billing_tasks
 from partnercenter.customer_bills import tasks as customer_bill_tasks
+from partnercenter.usage import resource_months
 
 
 class Command(BaseCommand):
@@ -22,3 +23,5 @@ class Command(BaseCommand):
         customers = customer_bill_tasks.catch_up()
         months = ", ".join(f"{m:%Y-%m}" for m in customers.months) or "none"
         self.stdout.write(f"Customer bills: month(s) generated: {months}; {customers.bills} bill(s).")
+        rebuilt = ", ".join(f"{m:%Y-%m}" for m in resource_months.refresh_stale()) or "none"
+        self.stdout.write(f"Bill by Instance: month(s) rebuilt: {rebuilt}.")

@@ -132,7 +132,9 @@ def export() -> None:
     want_rows, want_sum = _expected(x.BIG)
     got_rows, got_sum = _file_check(done.path)
     if (got_rows, got_sum) != (want_rows, want_sum) or done.row_count != want_rows:
-        raise SystemExit(f"bench: the file has {got_rows} rows adding up to {got_sum}; the ledger {want_rows}, {want_sum}")
+        raise SystemExit(
+            f"bench: the file has {got_rows} rows adding up to {got_sum}; the ledger {want_rows}, {want_sum}"
+        )
     size = done.file_size or 0
     if os.environ.get("BENCH_KEEP") != "1":
         done.path.unlink(missing_ok=True)

@@ -396,3 +396,18 @@ def test_the_focus_file_is_csv_only(march):
             march.users["sp-a-admin"], "customer_bill_focus", {"customer": "a1", "month": MONTH}, "xlsx"
         )
     assert caught.value.code == "invalid_format"
+
+
+def test_headers_and_labels_speak_chinese(march):
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        task = export(march, "sp-a-admin", "customer_bill", {"customer": "a1", "month": MONTH})
+        err = refused(march, "sp-a-admin", "customer_bill", {"customer": "b1", "month": MONTH})
+    header, *rows = rows_of(task)
+    assert header[:2] == ["明细 ID", "账单行 ID"]
+    assert err.details[0]["why"] == "不是您可以下载其账单的客户"
+    # FOCUS column names are never translated.
+    with translation.override("zh-hans"):
+        focus = export(march, "sp-a-admin", "customer_bill_focus", {"customer": "a1", "month": MONTH})
+    assert rows_of(focus)[0][:3] == ["ProviderName", "PublisherName", "InvoiceIssuerName"]

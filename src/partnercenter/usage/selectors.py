@@ -198,13 +198,10 @@ def _next_month(month: dt.date) -> dt.date:
 CUSTOMER_BILL_LINE_FIELDS = (
     "id",
     "x_line_id",
-    "partner_id",
     "partner__code",
     "partner__name",
-    "customer_id",
     "customer__account_id",
     "customer__name",
-    "charge_day",
     "charge_period_start",
     "charge_period_end",
     "provider_name",

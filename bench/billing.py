@@ -23,15 +23,17 @@ Per engine, in a fresh database (SQLite ``var/bench/billing.sqlite3``; PostgreSQ
 3. **page**: Partner Bills for ``big-sp-admin`` (``big-sp``: 5,000 customers, 4,000 of them on the
    bill), in process with Django's test ``Client`` (full middleware, view and template): the page
    ``/partner-bills/`` and its htmx fragments that carry figures (the Monthly Bills pane By
-   Product and By Customer, page 1 and a later page, the Amount Due pane, Unpaid Bills, Payment
-   records); one warm-up of each, then ``BENCH_BILL_REQUESTS`` (default 50) of each.
+   Product — all regions and one region — and By Customer, page 1 and a later page, a switch to
+   an earlier month, the Amount Due pane, Unpaid Bills, Payment records); one warm-up of each,
+   then ``BENCH_BILL_REQUESTS`` (default 50) of each.
 
 Merges into ``var/bench/results.json``: ``close_month_{engine}_seconds``,
 ``group_by_{engine}_seconds``, ``close_month_{engine}_ratio`` (close ÷ GROUP BY),
 ``partner_bills_page_p95_ms`` (SQLite) and ``partner_bills_page_p95_ms_postgres`` (the worst p95
 over the requests), plus detail keys (``billing_…``).
 
-Environment: ``BENCH_ENGINES`` (``sqlite,postgres``), ``BENCH_POSTGRES_URL``, ``BENCH_KEEP=1``
+Environment: ``BENCH_ENGINES`` (``sqlite,postgres``), ``BENCH_POSTGRES_URL``, ``BENCH_BILL_PG_DB``
+(the scratch database's name, default ``partnercenter_bench_bill``), ``BENCH_KEEP=1``
 keeps the databases, ``BENCH_BILL_STEPS`` (``build,close,page``; without ``build`` a kept
 database is reused; ``close`` needs a database whose 2026-06 is not closed yet).
 """
@@ -46,14 +48,12 @@ import statistics
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from .common import _log, _machine, _merge_results, _pg_server_url, _pg_version, _unlink_sqlite, _with_db
+from . import common
+from .common import OUT, ROOT, _env_list, _log, _machine, _merge_results, _on_each_engine
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "var" / "bench"
-PG_DB = "partnercenter_bench_bill"
+PG_DB = os.environ.get("BENCH_BILL_PG_DB", "partnercenter_bench_bill")
 SQLITE_DB = OUT / "billing.sqlite3"
 CLOSED = dt.date(2026, 6, 1)  # the month whose close is timed
 TARGET_RATIO = 2.0
@@ -194,6 +194,8 @@ def page_requests() -> list[tuple[str, str, bool]]:
         ("monthly by product", f"/partner-bills/?{q}&view=product", True),
         ("monthly by customer", f"/partner-bills/?{q}&view=customer", True),
         ("monthly by customer p40", f"/partner-bills/?{q}&view=customer&page=40", True),
+        ("monthly one region", f"/partner-bills/?{q}&view=product&region=cn-east-3", True),
+        ("month switch", "/partner-bills/?month=2026-01&currency=CNY&view=product", True),
         ("amount due", "/partner-bills/amount-due/", True),
         ("unpaid bills", "/partner-bills/unpaid/", False),
         ("payment records", "/partner-bills/payments/", False),
@@ -238,23 +240,7 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def _child(step: str, *args: str, database_url: str) -> dict[str, Any]:
-    import subprocess
-
-    env = dict(os.environ)
-    env.setdefault("PARTNERCENTER_LOG_LEVEL", "WARNING")
-    env["DATABASE_URL"] = database_url
-    env["PARTNERCENTER_VAR_DIR"] = str(OUT / "billing-var")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    started = time.perf_counter()
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.billing", step, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    if proc.returncode != 0:
-        sys.stdout.write(proc.stdout)
-        raise SystemExit(f"bench.billing: step {step!r} failed (exit {proc.returncode})")
-    figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    figures["process_seconds"] = round(time.perf_counter() - started, 1)
-    return figures
+    return common._child("bench.billing", step, *args, database_url=database_url, var_dir=OUT / "billing-var")
 
 
 def run_engine(engine: str, url: str, steps: set[str], env: dict[str, int]) -> dict[str, float]:
@@ -293,13 +279,6 @@ def run_engine(engine: str, url: str, steps: set[str], env: dict[str, int]) -> d
     return out
 
 
-def _pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_pg_server_url(), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def main() -> None:
     env = {
         "month_rows": int(os.environ.get("BENCH_BILL_MONTH_ROWS", "1000000").replace("_", "")),
@@ -307,8 +286,8 @@ def main() -> None:
         "repeat": int(os.environ.get("BENCH_BILL_REPEAT", "3")),
         "requests": int(os.environ.get("BENCH_BILL_REQUESTS", "50")),
     }
-    engines = [e.strip() for e in os.environ.get("BENCH_ENGINES", "sqlite,postgres").split(",") if e.strip()]
-    steps = {s.strip() for s in os.environ.get("BENCH_BILL_STEPS", "build,close,page").split(",") if s.strip()}
+    engines = _env_list("BENCH_ENGINES", "sqlite,postgres")
+    steps = set(_env_list("BENCH_BILL_STEPS", "build,close,page"))
     keep = os.environ.get("BENCH_KEEP", "") == "1" or "build" not in steps
     OUT.mkdir(parents=True, exist_ok=True)
     _log(
@@ -316,33 +295,13 @@ def main() -> None:
         f"of 12 other months. {_machine()}"
     )
     figures: dict[str, float] = {}
-    for engine in engines:
-        if engine == "sqlite":
-            _log("\n== SQLite ==")
-            if "build" in steps:
-                _unlink_sqlite(SQLITE_DB)
-            try:
-                figures.update(run_engine(engine, f"sqlite:///{SQLITE_DB}", steps, env))
-            finally:
-                if not keep:
-                    _unlink_sqlite(SQLITE_DB)
-        elif engine == "postgres":
-            _log("\n== PostgreSQL ==")
-            version = _pg_version(_pg_server_url())
-            if version is None:
-                _log(f"  not reachable at {_pg_server_url()}: skipped (set BENCH_POSTGRES_URL)")
-                continue
-            _log(f"  PostgreSQL {version}")
-            if "build" in steps:
-                _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-                _pg_admin(f"CREATE DATABASE {PG_DB}")
-            try:
-                figures.update(run_engine(engine, _with_db(_pg_server_url(), PG_DB), steps, env))
-            finally:
-                if not keep:
-                    _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        else:
-            raise SystemExit(f"bench.billing: unknown engine {engine!r}")
+
+    def run(engine: str, url: str) -> None:
+        figures.update(run_engine(engine, url, steps, env))
+
+    _on_each_engine(
+        "bench.billing", engines, sqlite_db=SQLITE_DB, pg_db=PG_DB, fresh="build" in steps, keep=keep, run=run
+    )
     verdicts = []
     for e in engines:
         ratio = figures.get(f"close_month_{e}_ratio")

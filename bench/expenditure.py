@@ -33,19 +33,14 @@ Environment: ``BENCH_EXP_ROWS``, ``BENCH_EXP_EXPORT_ROWS``, ``BENCH_EXP_REQUESTS
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from .common import _log, _machine, _merge_results, _pg_server_url, _pg_version, _unlink_sqlite, _with_db
+from . import common
+from .common import OUT, ROOT, _env_list, _log, _machine, _merge_results, _on_each_engine
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "var" / "bench"
 PG_DB = "partnercenter_bench_exp"
 SQLITE_DB = OUT / "expenditure.sqlite3"
 
@@ -57,37 +52,9 @@ TARGET_PEAK_RSS_MB = 300
 
 def _child(step: str, *args: str, database_url: str) -> dict[str, Any]:
     """One step in its own process; its figures plus its peak RSS (wait4) and wall time."""
-    env = dict(os.environ)
-    env.setdefault("PARTNERCENTER_LOG_LEVEL", "WARNING")
-    env["DATABASE_URL"] = database_url
-    env["PARTNERCENTER_VAR_DIR"] = str(OUT / "expenditure-var")  # export files, kept apart from var/
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    started = time.perf_counter()
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.expenditure_child", step, *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
+    return common._child(
+        "bench.expenditure_child", step, *args, database_url=database_url, var_dir=OUT / "expenditure-var"
     )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.stdout.write(out)
-        raise SystemExit(f"bench.expenditure: step {step!r} failed (exit {code})")
-    figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    figures["process_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # KiB on Linux
-    figures["process_seconds"] = round(time.perf_counter() - started, 1)
-    return figures
-
-
-def _pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_pg_server_url(), autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def run_engine(engine: str, url: str, steps: set[str], rows: int, export_rows: int, requests: int) -> dict[str, Any]:
@@ -160,43 +127,21 @@ def main() -> None:
     rows = int(os.environ.get("BENCH_EXP_ROWS", "10000000").replace("_", ""))
     export_rows = int(os.environ.get("BENCH_EXP_EXPORT_ROWS", "1000000").replace("_", ""))
     requests = int(os.environ.get("BENCH_EXP_REQUESTS", "100"))
-    engines = [e.strip() for e in os.environ.get("BENCH_ENGINES", "sqlite,postgres").split(",") if e.strip()]
-    steps = {s.strip() for s in os.environ.get("BENCH_EXP_STEPS", "build,summary,export").split(",") if s.strip()}
+    engines = _env_list("BENCH_ENGINES", "sqlite,postgres")
+    steps = set(_env_list("BENCH_EXP_STEPS", "build,summary,export"))
     keep = os.environ.get("BENCH_KEEP", "") == "1" or "build" not in steps
     OUT.mkdir(parents=True, exist_ok=True)
     _log(f"Customer expenditure benchmark: {rows:,} line items, export of ~{export_rows:,} rows. {_machine()}")
     figures: dict[str, float] = {"expenditure_rows": rows}
     results: dict[str, dict[str, Any]] = {}
-    for engine in engines:
-        if engine == "sqlite":
-            _log("\n== SQLite ==")
-            if "build" in steps:
-                _unlink_sqlite(SQLITE_DB)
-            try:
-                results[engine] = run_engine(engine, f"sqlite:///{SQLITE_DB}", steps, rows, export_rows, requests)
-            finally:
-                if not keep:
-                    _unlink_sqlite(SQLITE_DB)
-        elif engine == "postgres":
-            _log("\n== PostgreSQL ==")
-            version = _pg_version(_pg_server_url())
-            if version is None:
-                _log(f"  not reachable at {_pg_server_url()}: skipped (set BENCH_POSTGRES_URL)")
-                continue
-            _log(f"  PostgreSQL {version}")
-            if "build" in steps:
-                _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-                _pg_admin(f"CREATE DATABASE {PG_DB}")
-            try:
-                results[engine] = run_engine(
-                    engine, _with_db(_pg_server_url(), PG_DB), steps, rows, export_rows, requests
-                )
-            finally:
-                if not keep:
-                    _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        else:
-            raise SystemExit(f"bench.expenditure: unknown engine {engine!r}")
+
+    def run(engine: str, url: str) -> None:
+        results[engine] = run_engine(engine, url, steps, rows, export_rows, requests)
         figures.update(_figures(engine, results[engine]))
+
+    _on_each_engine(
+        "bench.expenditure", engines, sqlite_db=SQLITE_DB, pg_db=PG_DB, fresh="build" in steps, keep=keep, run=run
+    )
 
     # The required keys: exports are taken as the worse of the engines that ran.
     for fmt in ("csv", "xlsx"):

@@ -1,10 +1,14 @@
-"""Bills made directly in the tables (Bill, BillLine, Invoice) for the document and export tests."""
+"""Bills made directly in the tables (Bill, BillLine, Invoice, and the stored summaries) for the
+document and export tests."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+
+from django.apps import apps as django_apps
+from django.utils.module_loading import import_string
 
 from partnercenter.accounts import services as account_services
 from partnercenter.billing.models import Bill, BillLine, Invoice
@@ -121,4 +125,6 @@ def make_bills(org: Org) -> Bills:
         line_item_count=1,
     )
     Invoice.objects.create(bill=other, issuer="partnercenter", number="PC-2026-000043", issued_at=other.generated_at)
+    # The close stores each bill's totals by product and by customer with its lines: so here.
+    import_string("partnercenter.billing.migrations.0005_bill_summaries.summarise_existing_bills")(django_apps, None)
     return Bills(feb=feb, jan=jan, other=other, customers=customers)

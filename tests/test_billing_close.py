@@ -127,6 +127,14 @@ def test_a_negative_bill_returns_its_amount_to_the_prepaid_balance_once(march):
     )
 
 
+def test_the_bill_figures_are_exact_beyond_28_digits(org):
+    big = "999999999999.999999999999999"  # the largest accepted amount: 27 digits
+    ingest([rec(f"X{i}", "a1", big, on(3 + i), service_name=f"P{i}") for i in range(11)], on(2, month=4))
+    services.catch_up(DUE)
+    a = bill_of("sp-a")
+    assert a.expenditure == a.amount == Decimal("10999999999999.999999999999989")  # 29 digits
+
+
 @pytest.mark.parametrize(
     ("at", "closed"),
     [

@@ -1,7 +1,7 @@
 """Money invariants of the monthly close, over generated ledgers (hypothesis):
 
 - a bill equals the sum of its reseller customers' line items of the month plus the corrections
-  it carries;
+  it carries, and its stored totals per product and per customer are the sums of its lines;
 - closing twice equals closing once;
 - a late line item for a closed month leaves that bill untouched and shows up on the next one.
 """
@@ -20,6 +20,7 @@ from partnercenter.billing import services
 from partnercenter.billing.models import Bill, BillLine, Invoice
 from partnercenter.usage import selectors as usage
 from tests.test_billing_close import SHANGHAI, ingest, rec
+from tests.test_billing_summaries import assert_summaries_match_lines
 
 FEB, MARCH, APRIL = dt.date(2026, 2, 1), dt.date(2026, 3, 1), dt.date(2026, 4, 1)
 ACCOUNTS = ("a1", "a2", "a3", "b1", "s1", "r1")  # a2 and r1 are referral customers
@@ -65,6 +66,7 @@ def _invariants() -> None:
         assert bill.amount == sum((line.amount for line in lines), Decimal(0))
         assert bill.amount == bill.expenditure - bill.refund + bill.adjustment + bill.tax
         assert Invoice.objects.filter(bill=bill).exists() is (bill.amount > 0)
+        assert_summaries_match_lines(bill)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from partnercenter.accounts.models import User
 from partnercenter.core import clock, menus
-from partnercenter.core.errors import NotFound, ValidationFailed
-from partnercenter.exports.registry import Column, ExportContext, ExportKind, Param, register
+from partnercenter.core.errors import NotFound
+from partnercenter.exports.registry import Column, ExportContext, ExportKind, Param, invalid_params, register
 from partnercenter.usage.models import Classification, ServiceType
 
 from . import pdf, selectors
@@ -51,10 +51,8 @@ def _validate_range(user: User, params: dict[str, Any]) -> dict[str, Any]:
     start, end = start or end, end or start
     if _months_between(_month(start), _month(end)) > MAX_MONTHS:
         why = gettext("must be at most %(n)d months after the first month") % {"n": MAX_MONTHS - 1}
-        raise ValidationFailed(
-            gettext("Bills can be exported for at most %(n)d months at a time.") % {"n": MAX_MONTHS},
-            code="invalid_params",
-            details=[{"where": "params.end", "why": why}],
+        raise invalid_params(
+            gettext("Bills can be exported for at most %(n)d months at a time.") % {"n": MAX_MONTHS}, "end", why
         )
     return {"start": start, "end": end}
 
@@ -125,18 +123,16 @@ def pdf_bill(user: User, bill_id: Any) -> Bill:
 
 def _validate_bill(user: User, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("bill") is None:
-        raise ValidationFailed(
-            gettext("The search options are not valid: bill is required."),
-            code="invalid_params",
-            details=[{"where": "params.bill", "why": gettext("is required")}],
+        raise invalid_params(
+            gettext("The search options are not valid: bill is required."), "bill", gettext("is required")
         )
     try:
         pdf_bill(user, params["bill"])
     except NotFound:
-        raise ValidationFailed(
+        raise invalid_params(
             gettext("The search options are not valid: bill is not a bill you may export."),
-            code="invalid_params",
-            details=[{"where": "params.bill", "why": gettext("is not a bill you may export")}],
+            "bill",
+            gettext("is not a bill you may export"),
         ) from None
     return {"bill": params["bill"]}
 

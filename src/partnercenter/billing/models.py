@@ -67,6 +67,46 @@ class BillLine(models.Model):
         indexes = [models.Index(fields=["bill", "customer"], name="billline_bill_customer")]
 
 
+class BillProductTotal(models.Model):
+    """The sum of a bill's lines per product, region, classification and corrected month, written
+    once in the closing transaction with the lines (B7 by product reads these, never the lines)."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="product_totals")
+    corrects_month = models.DateField(null=True, blank=True)
+    service_type = models.CharField(max_length=16)
+    service_name = models.CharField(max_length=200, blank=True)
+    region_id = models.CharField(max_length=64, blank=True)
+    classification = models.CharField(max_length=16)
+    amount = ExactDecimalField(help_text="Σ amount of the bill's lines with this key (signed)")
+    line_item_count = models.PositiveIntegerField(help_text="Σ line_item_count of those lines")
+    line_count = models.PositiveIntegerField(help_text="how many bill lines")
+
+
+class BillCustomerTotal(models.Model):
+    """One customer's figures on a bill (B7 by customer), written once in the closing transaction
+    with the lines: the sums of the customer's lines per classification (a carried correction
+    counts as an adjustment, as on the bill). ``position`` is the customer's rank on the bill,
+    largest total first, then account id (1, 2, …, no gaps), so that a page of the breakdown is a
+    range of positions."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="customer_totals")
+    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField()
+    expenditure = ExactDecimalField()
+    refund = ExactDecimalField(help_text="positive amount returned")
+    adjustment = ExactDecimalField()
+    tax = ExactDecimalField()
+    total = ExactDecimalField(help_text="expenditure − refund + adjustment + tax")
+    line_item_count = models.PositiveIntegerField()
+    line_count = models.PositiveIntegerField(help_text="how many bill lines")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bill", "position"], name="bill_customer_position_once"),
+            models.UniqueConstraint(fields=["bill", "customer"], name="bill_customer_once"),
+        ]
+
+
 class InvoiceSequence(models.Model):
     """The next invoice number of one issuer; taken under a row lock so numbers have no gaps and no
     duplicates (B6)."""

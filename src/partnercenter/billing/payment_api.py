@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, Protocol, TypeVar
 
 from django.http import HttpRequest
-from ninja import Field, Header, Path, Query, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from partnercenter import scoping
 from partnercenter.accounts.api import current_user
@@ -17,7 +19,7 @@ from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
 from partnercenter.core.decorators import api_menu, router_menu
 from partnercenter.core.money import canonical as to_str
-from partnercenter.core.pagination import IsoDate, limit_field, offset_field
+from partnercenter.core.pagination import IdempotencyKey, IsoDate, limit_field, offset_field
 
 from . import payment_selectors as sel
 from . import payment_services as svc
@@ -34,6 +36,7 @@ AMOUNT_HELP = (
     'Decimal text such as "100.00": greater than zero, at most the currency\'s minor unit in decimal places '
     "(JSON numbers are refused so that no amount passes through a float)."
 )
+T = TypeVar("T")
 PARTNER_HELP = "Partner code; partner users default to their own partner, a platform operator must name one."
 
 
@@ -284,6 +287,34 @@ def get_statement(request: HttpRequest, q: Query[StatementQuery]) -> StatementPa
 # --- writes --------------------------------------------------------------------------------------
 
 
+class _MoneyIn(Protocol):
+    @property
+    def partner(self) -> str | None: ...
+
+    @property
+    def currency(self) -> str | None: ...
+
+    @property
+    def amount(self) -> str | None: ...
+
+
+def _act(
+    request: HttpRequest, body: _MoneyIn, idempotency_key: str | None, write: Callable[..., T], **fields: Any
+) -> T:
+    """``write`` (a service of :mod:`.payment_services`) by the caller for the partner the body names
+    (the caller must act for it), with the body's currency and amount, ``fields`` and the key."""
+    user = current_user(request)
+    partner = sel.partner_for(user, body.partner, scoping.Purpose.ACT)
+    return write(
+        actor=user,
+        partner=partner,
+        currency=body.currency,
+        amount=body.amount,
+        idempotency_key=idempotency_key or "",
+        **fields,
+    )
+
+
 @router.post(
     "/payments",
     response={200: PaymentOut, **WRITE_ERRORS},
@@ -295,22 +326,8 @@ def get_statement(request: HttpRequest, q: Query[StatementQuery]) -> StatementPa
     "acts for.\n\nWith an `Idempotency-Key` header the same key answers the payment it made, once; the same key "
     "with a different request is 409 `idempotency_key_reused`. Simultaneous payments are serialised per partner.",
 )
-def pay(
-    request: HttpRequest,
-    body: PayIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
-) -> PaymentOut:
-    user = current_user(request)
-    partner = sel.partner_for(user, body.partner, scoping.Purpose.ACT)
-    payment = svc.pay_from_balance(
-        actor=user,
-        partner=partner,
-        currency=body.currency,
-        amount=body.amount,
-        bill_id=body.bill_id,
-        idempotency_key=idempotency_key or "",
-    )
-    return payment_out(payment)
+def pay(request: HttpRequest, body: PayIn, idempotency_key: IdempotencyKey = None) -> PaymentOut:
+    return payment_out(_act(request, body, idempotency_key, svc.pay_from_balance, bill_id=body.bill_id))
 
 
 @router.post(
@@ -324,23 +341,16 @@ def pay(
     "for payments.",
 )
 @api_menu(menus.API_PLATFORM_OPERATOR)
-def record_transfer(
-    request: HttpRequest,
-    body: TransferIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
-) -> PaymentOut:
-    user = current_user(request)
-    partner = sel.partner_for(user, body.partner, scoping.Purpose.ACT)
-    payment = svc.record_transfer(
-        actor=user,
-        partner=partner,
-        currency=body.currency,
-        amount=body.amount,
+def record_transfer(request: HttpRequest, body: TransferIn, idempotency_key: IdempotencyKey = None) -> PaymentOut:
+    payment = _act(
+        request,
+        body,
+        idempotency_key,
+        svc.record_transfer,
         payer_name=body.payer_name,
         received_on=body.received_on,
         reference=body.reference,
         bill_id=body.bill_id,
-        idempotency_key=idempotency_key or "",
     )
     return payment_out(payment)
 
@@ -352,22 +362,8 @@ def record_transfer(
     description="Appends a top-up to the partner's account statement. `Idempotency-Key` as for payments.",
 )
 @api_menu(menus.API_PLATFORM_OPERATOR)
-def create_top_up(
-    request: HttpRequest,
-    body: TopUpIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
-) -> TopUpOut:
-    user = current_user(request)
-    partner = sel.partner_for(user, body.partner, scoping.Purpose.ACT)
-    entry = svc.top_up(
-        actor=user,
-        partner=partner,
-        currency=body.currency,
-        amount=body.amount,
-        remark=body.remark,
-        idempotency_key=idempotency_key or "",
-    )
-    return top_up_out(entry)
+def create_top_up(request: HttpRequest, body: TopUpIn, idempotency_key: IdempotencyKey = None) -> TopUpOut:
+    return top_up_out(_act(request, body, idempotency_key, svc.top_up, remark=body.remark))
 
 
 # --- third-party payment agreements --------------------------------------------------------------

@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -141,6 +142,31 @@ def _entry(
         balance_after=after,
         created_at=clock.now(),
         created_by=actor if actor is not None and actor.pk else None,
+        **extra,
+    )
+
+
+def _payment(
+    partner: Partner,
+    currency: str,
+    method: str,
+    amount: Decimal,
+    *,
+    actor: User,
+    key: str,
+    fingerprint: str,
+    created_at: dt.datetime,
+    **extra: Any,
+) -> Payment:
+    return Payment.objects.create(
+        partner=partner,
+        currency=currency,
+        method=method,
+        amount=amount,
+        idempotency_key=key,
+        request_fingerprint=fingerprint,
+        created_at=created_at,
+        created_by=actor,
         **extra,
     )
 
@@ -275,16 +301,16 @@ def pay_from_balance(
         dues = _dues_for(partner, currency, bill)
         paid = _check_payable(value, sum((d.due for d in dues), money.ZERO), sel.balance(partner, currency), currency)
         entry = _entry(partner, currency, StatementEntryKind.PAYMENT, -paid, actor)
-        payment = Payment.objects.create(
-            partner=partner,
-            currency=currency,
-            method=PaymentMethod.BALANCE,
-            amount=paid,
-            statement_entry=entry,
-            idempotency_key=key,
-            request_fingerprint=fp,
+        payment = _payment(
+            partner,
+            currency,
+            PaymentMethod.BALANCE,
+            paid,
+            actor=actor,
+            key=key,
+            fingerprint=fp,
             created_at=entry.created_at,
-            created_by=actor,
+            statement_entry=entry,
         )
         left = _allocate(payment, dues, paid)
         assert left == 0
@@ -339,6 +365,55 @@ def _overpayment(payment: Payment, left: Decimal, actor: User) -> None:
     payment.save(update_fields=["statement_entry"])
 
 
+@dataclass(frozen=True)
+class _Transfer:
+    """A bank transfer as checked, before anything is written."""
+
+    bill: Bill | None
+    currency: str
+    value: Decimal
+    payer: str
+    reference: str
+    day: dt.date
+    key: str
+    agreement: PaymentAgreement | None
+
+    def fingerprint(self) -> str:
+        return _fingerprint(
+            op="transfer",
+            currency=self.currency,
+            amount=self.value,
+            payer=self.payer,
+            reference=self.reference,
+            day=self.day,
+            bill=self.bill.pk if self.bill else None,
+        )
+
+
+def _refuse_recorded_reference(partner: Partner, reference: str) -> None:
+    if Payment.objects.filter(partner=partner, reference=reference).exists():
+        raise Conflict(
+            _("A bank transfer with reference %(r)s is already recorded.") % {"r": reference},
+            code="transfer_already_recorded",
+            details=[{"where": "reference", "why": "already recorded"}],
+        )
+
+
+def _audit_transfer(actor: User, payment: Payment, t: _Transfer) -> None:
+    audit.record(
+        actor,
+        "billing.transfer",
+        partner=payment.partner,
+        target=str(payment.pk),
+        currency=t.currency,
+        received=money.to_str(t.value),
+        applied=money.to_str(payment.amount),
+        payer=t.payer,
+        reference=t.reference,
+        agreement=t.agreement.pk if t.agreement else None,
+    )
+
+
 def record_transfer(
     *,
     actor: User,
@@ -357,60 +432,42 @@ def record_transfer(
     currency = _pay_currency(bill, currency)
     value = clean_amount(amount, currency)
     payer = _clean_text(payer_name, "payer_name")
-    reference = _clean_text(reference, "reference")
-    day = _received_on(received_on)
-    key = _clean_text(idempotency_key, "idempotency_key", required=False)
-    agreement = _payer_agreement(partner, payer)
-    fp = _fingerprint(
-        op="transfer",
-        currency=currency,
-        amount=value,
-        payer=payer,
-        reference=reference,
-        day=day,
-        bill=bill.pk if bill else None,
+    t = _Transfer(  # checked in this order: the first refusal names its field
+        bill,
+        currency,
+        value,
+        payer,
+        reference=_clean_text(reference, "reference"),
+        day=_received_on(received_on),
+        key=_clean_text(idempotency_key, "idempotency_key", required=False),
+        agreement=_payer_agreement(partner, payer),
     )
+    fp = t.fingerprint()
     with transaction.atomic():
         _lock(partner)
-        earlier = _repeat(Payment, partner, key, fp)
+        earlier = _repeat(Payment, partner, t.key, fp)
         if earlier is not None:
             return earlier  # type: ignore[no-any-return]
-        if Payment.objects.filter(partner=partner, reference=reference).exists():
-            raise Conflict(
-                _("A bank transfer with reference %(r)s is already recorded.") % {"r": reference},
-                code="transfer_already_recorded",
-                details=[{"where": "reference", "why": "already recorded"}],
-            )
-        dues = _dues_for(partner, currency, bill)
-        applied = min(value, sum((d.due for d in dues), money.ZERO))
-        payment = Payment.objects.create(
-            partner=partner,
-            currency=currency,
-            method=PaymentMethod.BANK_TRANSFER,
-            amount=applied,
-            payer_name=payer,
-            agreement=agreement,
-            reference=reference,
-            received_on=day,
-            idempotency_key=key,
-            request_fingerprint=fp,
+        _refuse_recorded_reference(partner, t.reference)
+        dues = _dues_for(partner, t.currency, t.bill)
+        applied = min(t.value, sum((d.due for d in dues), money.ZERO))
+        payment = _payment(
+            partner,
+            t.currency,
+            PaymentMethod.BANK_TRANSFER,
+            applied,
+            actor=actor,
+            key=t.key,
+            fingerprint=fp,
             created_at=clock.now(),
-            created_by=actor,
+            payer_name=t.payer,
+            agreement=t.agreement,
+            reference=t.reference,
+            received_on=t.day,
         )
         _allocate(payment, dues, applied)
-        _overpayment(payment, value - applied, actor)
-        audit.record(
-            actor,
-            "billing.transfer",
-            partner=partner,
-            target=str(payment.pk),
-            currency=currency,
-            received=money.to_str(value),
-            applied=money.to_str(applied),
-            payer=payer,
-            reference=reference,
-            agreement=agreement.pk if agreement else None,
-        )
+        _overpayment(payment, t.value - applied, actor)
+        _audit_transfer(actor, payment, t)
     return payment
 
 
@@ -509,6 +566,14 @@ def refund_negative_bills(bills: list[Bill]) -> list[StatementEntry]:
             continue
         remark = NEGATIVE_BILL % {"month": f"{bill.month:%Y-%m}"}
         entries.append(
-            _entry(partner, bill.currency, StatementEntryKind.REFUND, -bill.amount, None, bill=bill, remark=remark)
+            _entry(
+                partner,
+                bill.currency,
+                StatementEntryKind.REFUND,
+                money.CONTEXT.minus(bill.amount),
+                None,
+                bill=bill,
+                remark=remark,
+            )
         )
     return entries

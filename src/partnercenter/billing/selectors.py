@@ -6,22 +6,24 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import overload
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.core import masking
 from partnercenter.core.errors import NotFound
-from partnercenter.core.money import ZERO, ExactSum
+from partnercenter.core.money import CONTEXT, ZERO
 from partnercenter.partners.models import Partner
 from partnercenter.usage import selectors as usage
 from partnercenter.usage.models import LineItem
 
-from .models import Bill, BillEstimate, BillLine, Invoice
+from .models import Bill, BillCustomerTotal, BillEstimate, BillLine, BillProductTotal, Invoice
 
 CLOUD, MARKETPLACE = "cloud", "marketplace"
 MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one names no bill
@@ -144,32 +146,28 @@ class ByProduct:
 
 
 def regions_of(bill: Bill) -> list[str]:
-    return sorted(set(BillLine.objects.filter(bill=bill).values_list("region_id", flat=True)))
+    return sorted(set(BillProductTotal.objects.filter(bill=bill).values_list("region_id", flat=True)))
 
 
 def by_product(bill: Bill, region: str = "") -> ByProduct:
     """B7 by product: the month's expenditure per product, cloud and marketplace apart; refunds,
-    adjustments, tax and carried corrections in "Others". ``region`` narrows every row to it."""
-    lines = BillLine.objects.filter(bill=bill)
-    if region:
-        lines = lines.filter(region_id=region)
-    rows = (
-        lines.values("service_type", "service_name", "classification", "corrects_month")
-        .annotate(amount=ExactSum("amount"), count=Count("pk"), items=Sum("line_item_count"))
-        .order_by("service_type", "service_name")
-    )
-    result = ByProduct(region=region, regions=regions_of(bill))
+    adjustments, tax and carried corrections in "Others". ``region`` narrows every row to it.
+    Read from the bill's stored totals per product and region (``BillProductTotal``, the exact
+    sums of its lines), a few rows per product whatever the number of customers."""
+    totals = list(BillProductTotal.objects.filter(bill=bill).order_by("service_type", "service_name"))
+    result = ByProduct(region=region, regions=sorted({t.region_id for t in totals}))
     products: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     others: dict[tuple[str, dt.date | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for r in rows:
-        items = Decimal(r["items"] or 0)
-        if r["corrects_month"] is None and r["classification"] == "expenditure":
-            slot = products[(r["service_type"], r["service_name"])]
+    for t in totals:
+        if region and t.region_id != region:
+            continue
+        if t.corrects_month is None and t.classification == "expenditure":
+            slot = products[(t.service_type, t.service_name)]
         else:
-            kind = "correction" if r["corrects_month"] else r["classification"]
-            slot = others[(kind, r["corrects_month"])]
-        slot[0] += r["amount"]
-        slot[1] += items
+            kind = "correction" if t.corrects_month else t.classification
+            slot = others[(kind, t.corrects_month)]
+        slot[0] = CONTEXT.add(slot[0], t.amount)
+        slot[1] += t.line_item_count
     for (stype, name), (amount, items) in products.items():
         row = ProductRow(stype, name, amount, int(items))
         (result.marketplace if stype == MARKETPLACE else result.cloud).append(row)
@@ -197,31 +195,56 @@ class CustomerRow:
         return masking.mask_name(self.name)
 
 
-def by_customer(bill: Bill) -> list[CustomerRow]:
+class ByCustomer(Sequence[CustomerRow]):
     """B7 by customer: each customer's figures on the bill (carried corrections as adjustments),
-    largest total first."""
-    rows = (
-        BillLine.objects.filter(bill=bill)
-        .values("customer_id", "customer__account_id", "customer__name", "classification", "corrects_month")
-        .annotate(amount=ExactSum("amount"))
-    )
-    per: dict[int, dict[str, object]] = {}
-    for r in rows:
-        c = per.setdefault(
-            r["customer_id"],
-            {"account_id": r["customer__account_id"], "name": r["customer__name"], **dict.fromkeys(_CLASSES, ZERO)},
+    largest total first, then by account id. Read from the bill's stored customer totals
+    (``BillCustomerTotal``), numbered in that order when the bill was written: ``len()`` counts
+    them, a slice reads only that range of positions (one indexed range query). Django's
+    ``Paginator`` and the API's limit/offset take it as a sequence."""
+
+    def __init__(self, bill: Bill) -> None:
+        self._rows = BillCustomerTotal.objects.filter(bill=bill)
+        self._count: int | None = None
+
+    def count(self) -> int:  # type: ignore[override]  # Paginator asks for count() first
+        if self._count is None:
+            self._count = self._rows.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @overload
+    def __getitem__(self, index: int) -> CustomerRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CustomerRow]: ...
+
+    def __getitem__(self, index: int | slice) -> CustomerRow | list[CustomerRow]:
+        if isinstance(index, int):
+            found = self[index : index + 1] if index >= 0 else []
+            if not found:
+                raise IndexError(index)
+            return found[0]
+        first, stop, step = index.indices(self.count())
+        if step != 1:
+            raise ValueError("pages of customers are read in order")
+        rows = (
+            self._rows.filter(position__gt=first, position__lte=stop)
+            .order_by("position")
+            .values_list("customer_id", "customer__account_id", "customer__name", *_FIGURES)
         )
-        cls = "adjustment" if r["corrects_month"] else r["classification"]
-        c[cls] = c[cls] + r["amount"]  # type: ignore[operator]
-    result = []
-    for cid, c in per.items():
-        e, rf, a, t = (c[k] for k in _CLASSES)
-        assert isinstance(e, Decimal) and isinstance(rf, Decimal) and isinstance(a, Decimal) and isinstance(t, Decimal)
-        result.append(CustomerRow(cid, str(c["account_id"]), str(c["name"]), e, -rf, a, t, e + rf + a + t))
-    return sorted(result, key=lambda r: (-r.total, r.account_id))
+        return [CustomerRow(*r) for r in rows]
+
+    def __iter__(self) -> Iterator[CustomerRow]:
+        return iter(self[:])
 
 
-_CLASSES = ("expenditure", "refund", "adjustment", "tax")
+_FIGURES = ("expenditure", "refund", "adjustment", "tax", "total")
+
+
+def by_customer(bill: Bill) -> ByCustomer:
+    return ByCustomer(bill)
 
 
 def month_end(month: dt.date) -> dt.date:

@@ -18,17 +18,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from partnercenter.core import audit, clock
-from partnercenter.core.money import ZERO
-from partnercenter.partners.models import Partner
+from partnercenter.core.money import CONTEXT, ZERO
+from partnercenter.partners.models import Customer, Partner
 from partnercenter.usage import freshness
 from partnercenter.usage import selectors as usage
 from partnercenter.usage import services as usage_services
 
-from . import payment_services
-from .models import Bill, BillEstimate, BillLine, Invoice, InvoiceSequence
+from . import payment_services, summaries
+from .models import Bill, BillCustomerTotal, BillEstimate, BillLine, BillProductTotal, Invoice, InvoiceSequence
 
 DUE_DAY = 5  # the bill of M is generated on the 5th of M+1 (B2)
 
@@ -75,7 +75,8 @@ class _Draft:
     def add(self, row: dict[str, Any], corrects: dt.date | None) -> None:
         amount, cls = row["amount"], row["classification"]
         # A late line item is carried as an adjustment of this bill, whatever it was (B2).
-        self.figures["adjustment" if corrects else cls] += amount
+        slot = "adjustment" if corrects else cls
+        self.figures[slot] = CONTEXT.add(self.figures[slot], amount)
         self.count += row["count"]
         self.lines.append(
             (corrects, row["customer_id"], row["service_type"], row["service_name"], row["region_id"], cls, amount,
@@ -84,7 +85,7 @@ class _Draft:
 
     def bill(self, month: dt.date, through: int, at: dt.datetime) -> Bill:
         f = self.figures
-        refund = -f["refund"]  # refunds are negative charges, shown as a positive amount returned
+        refund = CONTEXT.minus(f["refund"])  # refunds are negative charges, shown as a positive amount returned
         return Bill(
             partner_id=self.partner_id,
             month=month,
@@ -96,9 +97,18 @@ class _Draft:
             refund=refund,
             adjustment=f["adjustment"],
             tax=f["tax"],
-            amount=f["expenditure"] - refund + f["adjustment"] + f["tax"],
+            amount=_exact_total(f["expenditure"], f["refund"], f["adjustment"], f["tax"]),
             line_item_count=self.count,
         )
+
+
+def _exact_total(*parts: Decimal) -> Decimal:
+    """The bill amount from its signed parts (refunds are negative here), in the 60-digit money
+    context: the default 28 digits would round a sum of large amounts with 15 places."""
+    total = ZERO
+    for part in parts:
+        total = CONTEXT.add(total, part)
+    return total
 
 
 def _afters(partner_ids: Iterable[int]) -> dict[int, int]:
@@ -144,27 +154,50 @@ _LINE_COLUMNS = (
     "amount",
     "line_item_count",
 )
+_PRODUCT_COLUMNS = (
+    "bill",
+    "service_type",
+    "service_name",
+    "region_id",
+    "classification",
+    "corrects_month",
+    "amount",
+    "line_item_count",
+    "line_count",
+)
+_CUSTOMER_COLUMNS = (
+    "bill",
+    "customer",
+    "position",
+    "expenditure",
+    "refund",
+    "adjustment",
+    "tax",
+    "total",
+    "line_item_count",
+    "line_count",
+)
+_PREPARED = ("ExactDecimalField", "DateField")  # the values the engine's adapter needs prepared
 
 
-def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
-    """Write the bill lines: COPY on PostgreSQL, one prepared INSERT run over all rows on SQLite.
-    A month for all partners has hundreds of thousands of lines; model instances and
-    ``bulk_create`` (SQL compiled per batch of ~100 rows on SQLite, an INSERT per batch to parse on
-    PostgreSQL) took more than twice the close's GROUP BY on top of it."""
-    by_name = {f.name: f for f in BillLine._meta.concrete_fields}
-    fields = [by_name[name] for name in _LINE_COLUMNS]
-    amount, corrects = _LINE_COLUMNS.index("amount"), _LINE_COLUMNS.index("corrects_month")
-    prep_amount, prep_month = fields[amount].get_db_prep_save, fields[corrects].get_db_prep_save
+def _insert(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Write rows of ``columns`` into the model's table: COPY on PostgreSQL, one prepared INSERT
+    run over all rows on SQLite. A month for all partners has hundreds of thousands of bill lines;
+    model instances and ``bulk_create`` (SQL compiled per batch of ~100 rows on SQLite, an INSERT
+    per batch to parse on PostgreSQL) took more than twice the close's GROUP BY on top of it."""
+    by_name = {f.name: f for f in model._meta.concrete_fields}
+    fields = [by_name[name] for name in columns]
+    prep = [(i, f.get_db_prep_save) for i, f in enumerate(fields) if f.get_internal_type() in _PREPARED]
     params = []
     for row in rows:
         values = list(row)
-        values[amount] = prep_amount(values[amount], connection)
-        if values[corrects] is not None:
-            values[corrects] = prep_month(values[corrects], connection)
+        for i, prepare in prep:
+            if values[i] is not None:
+                values[i] = prepare(values[i], connection)
         params.append(values)
     qn = connection.ops.quote_name
     # Table and column names come from the model; every value is a parameter.
-    target = f"{qn(BillLine._meta.db_table)} ({', '.join(qn(str(f.column)) for f in fields)})"
+    target = f"{qn(model._meta.db_table)} ({', '.join(qn(str(f.column)) for f in fields)})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {target} FROM STDIN") as copy:
@@ -174,6 +207,20 @@ def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
         sql = f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
         for start in range(0, len(params), 20_000):
             cursor.executemany(sql, params[start : start + 20_000])
+
+
+def _insert_summaries(bills: list[Bill], drafts: list[_Draft]) -> None:
+    """Each bill's totals per product and per customer (``summaries``), from the lines in memory:
+    written once with the lines, so the breakdowns never re-aggregate them."""
+    customer_ids = {line[1] for d in drafts for line in d.lines}
+    account_ids = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "account_id"))
+    products: list[tuple[Any, ...]] = []
+    customers: list[tuple[Any, ...]] = []
+    for bill, draft in zip(bills, drafts, strict=True):
+        products += [(bill.pk, *p) for p in summaries.product_totals(draft.lines)]
+        customers += [(bill.pk, *c) for c in summaries.customer_totals(draft.lines, account_ids)]
+    _insert(BillProductTotal, _PRODUCT_COLUMNS, products)
+    _insert(BillCustomerTotal, _CUSTOMER_COLUMNS, customers)
 
 
 def _number_invoices(bills: list[Bill], at: dt.datetime) -> list[Invoice]:
@@ -214,7 +261,10 @@ def generate_bills(month: dt.date, *, at: dt.datetime | None = None) -> list[Bil
         through = usage.ledger_watermark()
         drafts = _drafts(month, todo, through)
         bills = Bill.objects.bulk_create([d.bill(month, through, at) for d in drafts])
-        _insert_lines([(b.pk, *line) for b, d in zip(bills, drafts, strict=True) for line in d.lines])
+        _insert(
+            BillLine, _LINE_COLUMNS, [(b.pk, *line) for b, d in zip(bills, drafts, strict=True) for line in d.lines]
+        )
+        _insert_summaries(bills, drafts)
         invoices = _number_invoices(bills, at)
         refunds = payment_services.refund_negative_bills(bills)
         closed = usage_services.close_month(month, todo, at=at)
@@ -261,11 +311,12 @@ def refresh_estimates(at: dt.datetime | None = None, *, force: bool = False) -> 
         return 0
     figures: dict[tuple[int, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for row in usage.reseller_month_totals(month):
-        figures[(row["partner_id"], row["currency"])][row["classification"]] += row["amount"]
+        slot = figures[(row["partner_id"], row["currency"])]
+        slot[row["classification"]] = CONTEXT.add(slot[row["classification"]], row["amount"])
     as_of = min(at, freshness.complete_until() or at)
     rows = []
     for (partner_id, currency), f in sorted(figures.items()):
-        refund = -f["refund"]
+        refund = CONTEXT.minus(f["refund"])
         rows.append(
             BillEstimate(
                 partner_id=partner_id,
@@ -276,7 +327,7 @@ def refresh_estimates(at: dt.datetime | None = None, *, force: bool = False) -> 
                 expenditure=f["expenditure"],
                 refund=refund,
                 adjustment=f["adjustment"],
-                amount=f["expenditure"] - refund + f["adjustment"],
+                amount=_exact_total(f["expenditure"], f["refund"], f["adjustment"]),
             )
         )
     BillEstimate.objects.bulk_create(rows)

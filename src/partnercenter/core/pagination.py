@@ -1,5 +1,5 @@
-"""Query parameters shared by API routes: page bounds (published in the OpenAPI document; beyond
-them 422) and calendar dates."""
+"""Parameters shared by API routes: page bounds (published in the OpenAPI document; beyond
+them 422), calendar dates and the ``Idempotency-Key`` header of writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from ninja import Field, Schema
+from ninja import Field, Header, Schema
 from pydantic import BeforeValidator
 
 MAX_OFFSET = 10**9
@@ -35,3 +35,6 @@ def _iso_date(value: Any) -> Any:
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+# A write route's ``idempotency_key: IdempotencyKey = None``: what a repeat answers is the route's own rule.
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

@@ -12,13 +12,13 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext
-from ninja import Field, Header, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from partnercenter.accounts.api import current_user
 from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
 from partnercenter.core.decorators import api_menu, router_menu
-from partnercenter.core.pagination import offset_field
+from partnercenter.core.pagination import IdempotencyKey, offset_field
 
 from . import registry, selectors, services
 from .models import ExportStatus, ExportTask
@@ -114,11 +114,7 @@ def export_out(task: ExportTask) -> ExportOut:
     ),
 )
 @api_menu(menus.API_EXPORT_KIND)
-def create_export(
-    request: HttpRequest,
-    body: ExportIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
-) -> Status[ExportOut]:
+def create_export(request: HttpRequest, body: ExportIn, idempotency_key: IdempotencyKey = None) -> Status[ExportOut]:
     user = current_user(request)
     task, _created = services.create_export(
         user, body.kind, body.params, body.format, idempotency_key=idempotency_key or ""

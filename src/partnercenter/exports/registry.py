@@ -156,6 +156,14 @@ def _problem(where: str, why: str) -> dict[str, str]:
     return {"where": f"params.{where}", "why": why}
 
 
+def invalid_params(message: str, where: str, why: str) -> ValidationFailed:
+    """The refusal (422 ``invalid_params``) of search options a kind's own rule finds wrong:
+    ``where`` is the option's key (``""``: the options as a whole)."""
+    return ValidationFailed(
+        message, code="invalid_params", details=[{"where": f"params.{where}" if where else "params", "why": why}]
+    )
+
+
 def _clean_one(param: Param, value: Any, user: User) -> tuple[Any, str]:
     """The normalised value, or ``(None, why)`` when it is not acceptable."""
     empty = value is None or value == ""

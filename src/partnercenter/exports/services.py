@@ -87,25 +87,19 @@ def _json_safe(params: Any) -> dict[str, Any]:
     if params is None:
         return {}
     if not isinstance(params, dict):
-        raise ValidationFailed(
-            gettext("The search options must be an object."),
-            code="invalid_params",
-            details=[{"where": "params", "why": gettext("must be an object")}],
+        raise registry.invalid_params(
+            gettext("The search options must be an object."), "", gettext("must be an object")
         )
     try:
         text = json.dumps(params, sort_keys=True, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):
-        raise ValidationFailed(
+        raise registry.invalid_params(
             gettext("The search options must contain only text, numbers, booleans, lists and objects."),
-            code="invalid_params",
-            details=[{"where": "params", "why": gettext("not JSON")}],
+            "",
+            gettext("not JSON"),
         ) from None
     if len(text.encode()) > MAX_PARAMS_BYTES:
-        raise ValidationFailed(
-            gettext("The search options are too large."),
-            code="invalid_params",
-            details=[{"where": "params", "why": gettext("too large")}],
-        )
+        raise registry.invalid_params(gettext("The search options are too large."), "", gettext("too large"))
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

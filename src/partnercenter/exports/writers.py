@@ -178,22 +178,33 @@ def _csv_int(value: Any) -> str:
     return "" if value is None else str(_int(value))
 
 
-def csv_converters(columns: Sequence[Column]) -> list[Callable[[Any], str]]:
+def _converters(
+    columns: Sequence[Column],
+    *,
+    text: Callable[[Any], str],
+    amount: Callable[[Any], str],
+    integer: Callable[[Any], str],
+    wrap: Callable[[Callable[[Any], str]], Callable[[Any], str]],
+) -> list[Callable[[Any], str]]:
+    """One converter per column: the format's own for text, amounts and integers; for dates,
+    timestamps and anonymized values the shared conversion wrapped for the format (``wrap``),
+    a fresh one per column."""
+    by_kind = {"text": text, "amount": amount, "int": integer}
     out: list[Callable[[Any], str]] = []
     for col in columns:
-        if col.kind == "text":
-            out.append(_text)
-        elif col.kind == "amount":
-            out.append(_csv_amount)
-        elif col.kind == "int":
-            out.append(_csv_int)
+        if col.kind in by_kind:
+            out.append(by_kind[col.kind])
         elif col.kind == "date":
-            out.append(_cached(_date))
+            out.append(wrap(_date))
         elif col.kind == "datetime":
-            out.append(_cached(_make_datetime()))
+            out.append(wrap(_make_datetime()))
         else:
-            out.append(_cached(_make_anonymizer(_SENSITIVE[col.kind])))
+            out.append(wrap(_make_anonymizer(_SENSITIVE[col.kind])))
     return out
+
+
+def csv_converters(columns: Sequence[Column]) -> list[Callable[[Any], str]]:
+    return _converters(columns, text=_text, amount=_csv_amount, integer=_csv_int, wrap=_cached)
 
 
 def _row_converter(converters: Sequence[Callable[[Any], Any]]) -> Callable[[Sequence[Any]], list[Any]]:
@@ -214,6 +225,29 @@ def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[
         yield chunk
 
 
+class _Counter:
+    """Counts the rows written and reports progress each time the count passes a multiple of
+    ``every``, and once more at the end for the rows after the last multiple."""
+
+    __slots__ = ("count", "every", "progress")
+
+    def __init__(self, progress: Progress | None, every: int) -> None:
+        self.count = 0
+        self.every = every
+        self.progress = progress
+
+    def add(self, n: int) -> None:
+        before = self.count
+        self.count += n
+        if self.progress is not None and self.count // self.every != before // self.every:
+            self.progress(self.count)
+
+    def finish(self) -> int:
+        if self.progress is not None and self.count % self.every:
+            self.progress(self.count)
+        return self.count
+
+
 def write_csv(
     out: IO[str],
     columns: Sequence[Column],
@@ -226,17 +260,12 @@ def write_csv(
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([str(c.header) for c in columns])
     convert = _row_converter(csv_converters(columns))
-    count = 0
+    counter = _Counter(progress, progress_every)
     # Small batches keep memory flat; progress is reported every ``progress_every`` rows.
     for chunk in _chunks(rows, max(1, min(progress_every, _BATCH))):
         writer.writerows(map(convert, chunk))
-        before = count
-        count += len(chunk)
-        if progress is not None and count // progress_every != before // progress_every:
-            progress(count)
-    if progress is not None and count % progress_every:
-        progress(count)
-    return count
+        counter.add(len(chunk))
+    return counter.finish()
 
 
 # ---- XLSX -----------------------------------------------------------------------------------
@@ -310,21 +339,8 @@ def _xlsx_int(value: Any) -> str:
 
 
 def xlsx_converters(columns: Sequence[Column]) -> list[Callable[[Any], str]]:
-    out: list[Callable[[Any], str]] = []
-    for col in columns:
-        if col.kind == "text":
-            out.append(_xlsx_text)
-        elif col.kind == "amount":
-            out.append(_xlsx_amount)
-        elif col.kind == "int":
-            out.append(_xlsx_int)
-        elif col.kind == "date":
-            out.append(_xlsx_string_cell(_date))
-        elif col.kind == "datetime":
-            out.append(_xlsx_string_cell(_make_datetime()))
-        else:  # anonymized tokens are plain ASCII letters, digits and a dash
-            out.append(_xlsx_string_cell(_make_anonymizer(_SENSITIVE[col.kind])))
-    return out
+    # Dates, timestamps and anonymized tokens (plain ASCII letters, digits and a dash) are string cells.
+    return _converters(columns, text=_xlsx_text, amount=_xlsx_amount, integer=_xlsx_int, wrap=_xlsx_string_cell)
 
 
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
@@ -409,6 +425,77 @@ def sheet_name(title: str, number: int = 1) -> str:
     return base + suffix
 
 
+def _sheet_head(columns: Sequence[Column]) -> bytes:
+    """A worksheet's XML up to and including its header row (bold, frozen)."""
+    header_cells = "".join(
+        '<c s="1" t="inlineStr"><is><t>' + _xml_text(str(c.header)) + "</t></is></c>" for c in columns
+    )
+    cols = "".join(
+        f'<col min="{i}" max="{i}" width="{22 if c.kind in ("datetime", "sensitive_email") else 16}" customWidth="1"/>'
+        for i, c in enumerate(columns, start=1)
+    )
+    return (
+        _XML_DECL + f"<worksheet {_NS} {_NS_R}>"
+        '<sheetViews><sheetView workbookViewId="0">'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        "</sheetView></sheetViews>"
+        f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'
+        f'<row r="1" spans="1:{len(columns)}">{header_cells}</row>'
+    ).encode()
+
+
+_SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def _write_sheet(
+    sheet: IO[bytes],
+    head: bytes,
+    rows: Iterator[Sequence[Any]],
+    limit: int,
+    batch: int,
+    convert: Callable[[Sequence[Any]], list[Any]],
+    counter: _Counter,
+) -> int:
+    """Write one worksheet: ``head``, at most ``limit`` of ``rows`` in batches, the tail.
+    Returns how many rows it holds."""
+    sheet.write(head)
+    in_sheet = 0
+    r = 2
+    while in_sheet < limit:
+        chunk = list(islice(rows, min(batch, limit - in_sheet)))
+        if not chunk:
+            break
+        parts = []
+        for row in chunk:
+            parts.append(f'<row r="{r}">{"".join(convert(row))}</row>')
+            r += 1
+        sheet.write("".join(parts).encode())
+        in_sheet += len(chunk)
+        counter.add(len(chunk))
+    sheet.write(_SHEET_TAIL)
+    return in_sheet
+
+
+_END = object()
+
+
+def _rest(rows: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]] | None:
+    """``rows`` when it has another row (read ahead and put back), else ``None``."""
+    nxt = next(rows, _END)
+    if nxt is _END:
+        return None
+    return chain([nxt], rows)  # type: ignore[list-item]
+
+
+def _write_package(zf: zipfile.ZipFile, names: list[str]) -> None:
+    """The workbook's parts besides the worksheets, for sheets named ``names``."""
+    zf.writestr("[Content_Types].xml", _content_types(len(names)))
+    zf.writestr("_rels/.rels", _ROOT_RELS)
+    zf.writestr("xl/workbook.xml", _workbook(names))
+    zf.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(names)))
+    zf.writestr("xl/styles.xml", _STYLES)
+
+
 def write_xlsx(
     out: IO[bytes],
     columns: Sequence[Column],
@@ -421,67 +508,21 @@ def write_xlsx(
 ) -> int:
     """Write a workbook to ``out`` (a binary stream, seekable or not)."""
     convert = _row_converter(xlsx_converters(columns))
-    header_cells = "".join(
-        '<c s="1" t="inlineStr"><is><t>' + _xml_text(str(c.header)) + "</t></is></c>" for c in columns
-    )
-    cols = "".join(
-        f'<col min="{i}" max="{i}" width="{22 if c.kind in ("datetime", "sensitive_email") else 16}" customWidth="1"/>'
-        for i, c in enumerate(columns, start=1)
-    )
-    sheet_head = (
-        _XML_DECL + f"<worksheet {_NS} {_NS_R}>"
-        '<sheetViews><sheetView workbookViewId="0">'
-        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-        "</sheetView></sheetViews>"
-        f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'
-        f'<row r="1" spans="1:{len(columns)}">{header_cells}</row>'
-    ).encode()
-    sheet_tail = b"</sheetData></worksheet>"
+    head = _sheet_head(columns)
     per_sheet = max_rows_per_sheet - 1  # the header takes one row
     batch = max(1, min(progress_every, _BATCH))
-
-    count = 0
+    counter = _Counter(progress, progress_every)
     names: list[str] = []
-    pending: Iterator[Sequence[Any]] = iter(rows)
+    pending: Iterator[Sequence[Any]] | None = iter(rows)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        while True:
+        while pending is not None:
             names.append(sheet_name(sheet_title, len(names) + 1))
-            in_sheet = 0
             with zf.open(f"xl/worksheets/sheet{len(names)}.xml", "w", force_zip64=True) as sheet:
-                sheet.write(sheet_head)
-                r = 2
-                while in_sheet < per_sheet:
-                    chunk = list(islice(pending, min(batch, per_sheet - in_sheet)))
-                    if not chunk:
-                        break
-                    parts = []
-                    for row in chunk:
-                        parts.append(f'<row r="{r}">{"".join(convert(row))}</row>')
-                        r += 1
-                    sheet.write("".join(parts).encode())
-                    in_sheet += len(chunk)
-                    before = count
-                    count += len(chunk)
-                    if progress is not None and count // progress_every != before // progress_every:
-                        progress(count)
-                sheet.write(sheet_tail)
-            if in_sheet < per_sheet:
-                break
-            nxt = next(pending, _END)
-            if nxt is _END:
-                break
-            pending = chain([nxt], pending)  # type: ignore[list-item]
-        zf.writestr("[Content_Types].xml", _content_types(len(names)))
-        zf.writestr("_rels/.rels", _ROOT_RELS)
-        zf.writestr("xl/workbook.xml", _workbook(names))
-        zf.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(names)))
-        zf.writestr("xl/styles.xml", _STYLES)
-    if progress is not None and count % progress_every:
-        progress(count)
-    return count
-
-
-_END = object()
+                written = _write_sheet(sheet, head, pending, per_sheet, batch, convert, counter)
+            # A full sheet continues on the next one, if any row is left.
+            pending = _rest(pending) if written >= per_sheet else None
+        _write_package(zf, names)
+    return counter.finish()
 
 
 # ---- both -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Header, Query, Router, Status
+from ninja import Query, Router, Status
 
 from partnercenter import scoping
 from partnercenter.accounts.api import current_user, require_platform_operator
@@ -22,6 +22,7 @@ from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import audit, clock, masking, menus
 from partnercenter.core.decorators import api_menu, router_menu
 from partnercenter.core.errors import Conflict, NotFound
+from partnercenter.core.pagination import IdempotencyKey
 
 from . import selectors, services
 from .models import AccountManagerAssignment, Customer, CustomerAssociation, Partner
@@ -301,9 +302,7 @@ def _replayed(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
 )
 @api_menu(menus.CUSTOMER_ASSIGNMENT)
 def assign_customers(
-    request: HttpRequest,
-    body: AssignmentIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
+    request: HttpRequest, body: AssignmentIn, idempotency_key: IdempotencyKey = None
 ) -> AssignmentResult | dict[str, Any]:
     user = current_user(request)
     fingerprint = _fingerprint(body)
@@ -352,9 +351,7 @@ def assign_customers(
     ),
 )
 def unassign_customers(
-    request: HttpRequest,
-    body: UnassignmentIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
+    request: HttpRequest, body: UnassignmentIn, idempotency_key: IdempotencyKey = None
 ) -> UnassignmentResult | dict[str, Any]:
     user = current_user(request)
     scoping.require_menu(user, menus.CUSTOMER_ASSIGNMENT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -176,116 +176,147 @@ class _Generator:
         }
 
     def month(self, month: dt.date) -> Iterator[dict[str, Any]]:
-        rng = self.rng
         last = min(_next_month(month), self.today)  # exclusive; nothing for today or later
         for c, first in self.customers:
+            start = max(month, first)
             spend = Decimal(0)
-            for sub in self.subscriptions[c.account_id]:
-                p = sub.product
-                start = max(month, first)
-                if start >= last:
-                    continue
-                if p.mode == "pay_per_use":
-                    day = start
-                    while day < last:
-                        amount = _money(rng, p.base * sub.scale, rng.choice((2, 4, 6, 8)))
-                        spend += amount
-                        yield self._row(
-                            c,
-                            sub,
-                            "use",
-                            day,
-                            day + dt.timedelta(days=1),
-                            "Usage",
-                            amount,
-                            pricing_quantity="24",
-                            pricing_unit="Hours",
-                            charge_frequency="Usage-Based",
-                        )
-                        day += dt.timedelta(days=1)
-                elif p.mode == "prepaid_monthly" or (p.mode == "prepaid_yearly" and start.month == first.month):
-                    amount = (p.base * sub.scale).quantize(Decimal("0.01"))
-                    spend += amount
-                    order = self._order(month)
-                    yield self._row(
-                        c,
-                        sub,
-                        "buy",
-                        start,
-                        _next_month(month),
-                        "Purchase",
-                        amount,
-                        order_id=order,
-                        description=f"{p.name} subscription",
-                        charge_frequency="One-Time",
-                    )
-                    if rng.random() < 0.04:
-                        # Order cancelled or downgraded later that month: a refund of part of it.
-                        reason = rng.choice(("order cancellation", "specification change"))
-                        refund = -(amount * Decimal(rng.randint(10, 90)) / 100).quantize(Decimal("0.01"))
-                        spend += refund
-                        when = min(start + dt.timedelta(days=rng.randint(1, 20)), last - dt.timedelta(days=1))
-                        yield self._row(
-                            c,
-                            sub,
-                            "refund",
-                            when,
-                            when + dt.timedelta(days=1),
-                            "Purchase",
-                            refund,
-                            order_id=order,
-                            description=f"Refund: {reason}",
-                            charge_frequency="One-Time",
-                        )
-                elif p.mode == "monthly_95th_bandwidth" and last == _next_month(month):
-                    # Billed once the month is over, on the peak (95th percentile) bandwidth.
-                    amount = _money(rng, p.base * sub.scale, 6)
-                    spend += amount
-                    yield self._row(
-                        c,
-                        sub,
-                        "p95",
-                        start,
-                        _next_month(month),
-                        "Usage",
-                        amount,
-                        pricing_quantity=str(rng.randint(50, 400)),
-                        pricing_unit="Mbps",
-                        charge_frequency="Recurring",
-                    )
             subs = self.subscriptions[c.account_id]
+            if start < last:
+                for sub in subs:
+                    spend += yield from self._subscription(c, sub, month, first, start, last)
             if spend <= 0 or not subs:
                 continue
-            anchor = max(month, first)
-            if self.big_refunds.get(c.account_id) == month:
-                refund = -(spend * Decimal("1.35")).quantize(Decimal("0.01"))
-                yield self._row(
-                    c,
-                    subs[0],
-                    "bigrefund",
-                    anchor,
-                    anchor + dt.timedelta(days=1),
-                    "Purchase",
-                    refund,
-                    order_id=self._order(month),
-                    description="Refund: order cancellation (annual plan)",
-                )
-                spend += refund
-            if rng.random() < 0.03:
-                adj = -Decimal(rng.choice(("50", "100", "200.50")))
-                yield self._row(
-                    c,
-                    subs[0],
-                    "adj",
-                    anchor,
-                    anchor + dt.timedelta(days=1),
-                    "Credit",
-                    adj,
-                    description="Service credit (SLA compensation)",
-                )
-            if spend > 0:
-                tax = (spend * TAX_RATE).quantize(Decimal("0.01"))
-                yield self._row(c, subs[0], "tax", anchor, _next_month(month), "Tax", tax, description="VAT 6%")
+            yield from self._customer_month_end(c, subs[0], month, start, spend)
+
+    def _subscription(
+        self, c: Customer, sub: Subscription, month: dt.date, first: dt.date, start: dt.date, last: dt.date
+    ) -> Generator[dict[str, Any], None, Decimal]:
+        """One subscription's rows of the month from ``start`` to ``last`` (exclusive); returns
+        their sum."""
+        p = sub.product
+        if p.mode == "pay_per_use":
+            return (yield from self._daily_usage(c, sub, start, last))
+        if p.mode == "prepaid_monthly" or (p.mode == "prepaid_yearly" and start.month == first.month):
+            return (yield from self._purchase(c, sub, month, start, last))
+        if p.mode == "monthly_95th_bandwidth" and last == _next_month(month):
+            # Billed once the month is over, on the peak (95th percentile) bandwidth.
+            amount = _money(self.rng, p.base * sub.scale, 6)
+            yield self._row(
+                c,
+                sub,
+                "p95",
+                start,
+                _next_month(month),
+                "Usage",
+                amount,
+                pricing_quantity=str(self.rng.randint(50, 400)),
+                pricing_unit="Mbps",
+                charge_frequency="Recurring",
+            )
+            return amount
+        return Decimal(0)
+
+    def _daily_usage(
+        self, c: Customer, sub: Subscription, start: dt.date, last: dt.date
+    ) -> Generator[dict[str, Any], None, Decimal]:
+        """A pay-per-use charge for each day from ``start`` to ``last`` (exclusive)."""
+        rng = self.rng
+        p = sub.product
+        spend = Decimal(0)
+        day = start
+        while day < last:
+            amount = _money(rng, p.base * sub.scale, rng.choice((2, 4, 6, 8)))
+            spend += amount
+            yield self._row(
+                c,
+                sub,
+                "use",
+                day,
+                day + dt.timedelta(days=1),
+                "Usage",
+                amount,
+                pricing_quantity="24",
+                pricing_unit="Hours",
+                charge_frequency="Usage-Based",
+            )
+            day += dt.timedelta(days=1)
+        return spend
+
+    def _purchase(
+        self, c: Customer, sub: Subscription, month: dt.date, start: dt.date, last: dt.date
+    ) -> Generator[dict[str, Any], None, Decimal]:
+        """A prepaid period bought on ``start`` and, now and then, a partial refund of it."""
+        rng = self.rng
+        p = sub.product
+        amount = (p.base * sub.scale).quantize(Decimal("0.01"))
+        order = self._order(month)
+        yield self._row(
+            c,
+            sub,
+            "buy",
+            start,
+            _next_month(month),
+            "Purchase",
+            amount,
+            order_id=order,
+            description=f"{p.name} subscription",
+            charge_frequency="One-Time",
+        )
+        if rng.random() >= 0.04:
+            return amount
+        # Order cancelled or downgraded later that month: a refund of part of it.
+        reason = rng.choice(("order cancellation", "specification change"))
+        refund = -(amount * Decimal(rng.randint(10, 90)) / 100).quantize(Decimal("0.01"))
+        when = min(start + dt.timedelta(days=rng.randint(1, 20)), last - dt.timedelta(days=1))
+        yield self._row(
+            c,
+            sub,
+            "refund",
+            when,
+            when + dt.timedelta(days=1),
+            "Purchase",
+            refund,
+            order_id=order,
+            description=f"Refund: {reason}",
+            charge_frequency="One-Time",
+        )
+        return amount + refund
+
+    def _customer_month_end(
+        self, c: Customer, sub: Subscription, month: dt.date, anchor: dt.date, spend: Decimal
+    ) -> Iterator[dict[str, Any]]:
+        """After a customer's charges of the month (``spend`` > 0): the planned refund larger
+        than the spend, now and then a service credit, and the tax on what remains."""
+        rng = self.rng
+        if self.big_refunds.get(c.account_id) == month:
+            refund = -(spend * Decimal("1.35")).quantize(Decimal("0.01"))
+            yield self._row(
+                c,
+                sub,
+                "bigrefund",
+                anchor,
+                anchor + dt.timedelta(days=1),
+                "Purchase",
+                refund,
+                order_id=self._order(month),
+                description="Refund: order cancellation (annual plan)",
+            )
+            spend += refund
+        if rng.random() < 0.03:
+            adj = -Decimal(rng.choice(("50", "100", "200.50")))
+            yield self._row(
+                c,
+                sub,
+                "adj",
+                anchor,
+                anchor + dt.timedelta(days=1),
+                "Credit",
+                adj,
+                description="Service credit (SLA compensation)",
+            )
+        if spend > 0:
+            tax = (spend * TAX_RATE).quantize(Decimal("0.01"))
+            yield self._row(c, sub, "tax", anchor, _next_month(month), "Tax", tax, description="VAT 6%")
 
 
 def load_usage(*, seed: int, today: dt.date | None = None, months: int = MONTHS) -> list[Report]:

@@ -20,8 +20,14 @@ from .models import CustomerRunningTotal, CustomerTotalKey
 VALUES = CustomerRunningTotal.VALUE_FIELDS  # 12 split-integer columns and line_count
 WIDTH = len(VALUES)
 CHUNK = 500
+_TABLE = CustomerRunningTotal._meta.db_table
+_KEYS = CustomerTotalKey._meta.db_table
+_COLS = ", ".join(VALUES)
+_UPDATE_SQL = f"UPDATE {_TABLE} SET {', '.join(f'{c} = %s' for c in VALUES)} WHERE id = %s"
+_INSERT_SQL = f"INSERT INTO {_TABLE} (key_id, day, {_COLS}) VALUES ({', '.join(['%s'] * (WIDTH + 2))})"
 
 KeyTuple = tuple[int, int, str, str]  # customer_id, partner_id, association_type, currency
+_Row = tuple[dt.date, int, list[int]]  # a running-total row of a key: day, id, the values
 
 
 def _key_ids(keys: Iterable[KeyTuple]) -> dict[KeyTuple, int]:
@@ -46,6 +52,68 @@ def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
+def _by_key(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> dict[KeyTuple, dict[dt.date, list[int]]]:
+    """The deltas summed per key and day."""
+    by_key: dict[KeyTuple, dict[dt.date, list[int]]] = defaultdict(dict)
+    for (day, customer, partner, assoc, currency), vec in deltas.items():
+        slot = by_key[(customer, partner, assoc, currency)].setdefault(day, [0] * WIDTH)
+        for i in range(WIDTH):
+            slot[i] += vec[i]
+    return by_key
+
+
+def _current(
+    cur: Any, key_ids: list[int], first: dt.date, pg: bool
+) -> tuple[dict[int, list[_Row]], dict[int, list[int]]]:
+    """Per key: its rows on or after ``first``, by day, and the values of its latest row before it."""
+    marks = ", ".join(["%s"] * len(key_ids))
+    day_param: Any = first if pg else first.isoformat()
+    cur.execute(
+        f"SELECT id, key_id, day, {_COLS} FROM {_TABLE} WHERE key_id IN ({marks}) AND day >= %s ORDER BY key_id, day",
+        [*key_ids, day_param],
+    )
+    existing: dict[int, list[_Row]] = defaultdict(list)
+    for row in cur.fetchall():
+        existing[row[1]].append((_day(row[2]), row[0], list(row[3:])))
+    cur.execute(
+        f"SELECT k.id, r.{', r.'.join(VALUES)} FROM {_KEYS} k JOIN {_TABLE} r "
+        f"ON r.id = (SELECT x.id FROM {_TABLE} x WHERE x.key_id = k.id AND x.day < %s "
+        f"ORDER BY x.day DESC LIMIT 1) WHERE k.id IN ({marks})",
+        [day_param, *key_ids],
+    )
+    return existing, {row[0]: list(row[1:]) for row in cur.fetchall()}
+
+
+def _shifted(
+    part: list[tuple[int, dict[dt.date, list[int]]]],
+    existing: dict[int, list[_Row]],
+    base: dict[int, list[int]],
+    pg: bool,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The UPDATE and INSERT parameters that add each key's deltas (``part``) to its rows."""
+    updates: list[tuple[Any, ...]] = []
+    inserts: list[tuple[Any, ...]] = []
+    for key_id, days in part:
+        rows = existing.get(key_id, [])
+        row_days = [r[0] for r in rows]
+        running = [0] * WIDTH  # cumulative delta so far
+        delta_days = sorted(days)
+        # Walk the union of existing and delta days in order.
+        for day in sorted(set(row_days) | set(delta_days)):
+            if day in days:
+                vec = days[day]
+                for j in range(WIDTH):
+                    running[j] += vec[j]
+            k = bisect.bisect_right(row_days, day) - 1
+            if k >= 0 and row_days[k] == day:
+                old = rows[k][2]
+                updates.append((*[old[j] + running[j] for j in range(WIDTH)], rows[k][1]))
+            else:
+                prev = rows[k][2] if k >= 0 else base.get(key_id, [0] * WIDTH)
+                inserts.append((key_id, day if pg else day.isoformat(), *[prev[j] + running[j] for j in range(WIDTH)]))
+    return updates, inserts
+
+
 def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
     """Add per-day deltas ``{(day, customer, partner, association_type, currency): [13 ints]}``.
 
@@ -55,71 +123,66 @@ def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
     """
     if not deltas:
         return
-    by_key: dict[KeyTuple, dict[dt.date, list[int]]] = defaultdict(dict)
-    for (day, customer, partner, assoc, currency), vec in deltas.items():
-        slot = by_key[(customer, partner, assoc, currency)].setdefault(day, [0] * WIDTH)
-        for i in range(WIDTH):
-            slot[i] += vec[i]
+    by_key = _by_key(deltas)
     ids = _key_ids(by_key)
     pg = connection.vendor == "postgresql"
-    table = CustomerRunningTotal._meta.db_table
-    cols = ", ".join(VALUES)
-    updates: list[tuple[Any, ...]] = []
-    inserts: list[tuple[Any, ...]] = []
     items = sorted((ids[k], days) for k, days in by_key.items())
-    sets = ", ".join(f"{c} = %s" for c in VALUES)
-    update_sql = f"UPDATE {table} SET {sets} WHERE id = %s"
-    insert_sql = f"INSERT INTO {table} (key_id, day, {cols}) VALUES ({', '.join(['%s'] * (WIDTH + 2))})"
     with connection.cursor() as cur:
         for i in range(0, len(items), CHUNK):
             part = items[i : i + CHUNK]
             first = min(min(days) for _, days in part)
-            key_ids = [k for k, _ in part]
-            marks = ", ".join(["%s"] * len(key_ids))
-            day_param: Any = first if pg else first.isoformat()
             # Rows on or after the chunk's earliest delta day, and each key's latest row before it.
-            cur.execute(
-                f"SELECT id, key_id, day, {cols} FROM {table} WHERE key_id IN ({marks}) AND day >= %s "
-                "ORDER BY key_id, day",
-                [*key_ids, day_param],
-            )
-            existing: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-            for row in cur.fetchall():
-                existing[row[1]].append((_day(row[2]), row[0], list(row[3:])))
-            cur.execute(
-                f"SELECT k.id, r.{', r.'.join(VALUES)} FROM {CustomerTotalKey._meta.db_table} k JOIN {table} r "
-                f"ON r.id = (SELECT x.id FROM {table} x WHERE x.key_id = k.id AND x.day < %s "
-                f"ORDER BY x.day DESC LIMIT 1) WHERE k.id IN ({marks})",
-                [day_param, *key_ids],
-            )
-            base = {row[0]: list(row[1:]) for row in cur.fetchall()}
-            for key_id, days in part:
-                rows = existing.get(key_id, [])
-                row_days = [r[0] for r in rows]
-                running = [0] * WIDTH  # cumulative delta so far
-                delta_days = sorted(days)
-                # Walk the union of existing and delta days in order.
-                for day in sorted(set(row_days) | set(delta_days)):
-                    if day in days:
-                        vec = days[day]
-                        for j in range(WIDTH):
-                            running[j] += vec[j]
-                    k = bisect.bisect_right(row_days, day) - 1
-                    if k >= 0 and row_days[k] == day:
-                        old = rows[k][2]
-                        updates.append((*[old[j] + running[j] for j in range(WIDTH)], rows[k][1]))
-                    else:
-                        prev = rows[k][2] if k >= 0 else base.get(key_id, [0] * WIDTH)
-                        inserts.append(
-                            (key_id, day if pg else day.isoformat(), *[prev[j] + running[j] for j in range(WIDTH)])
-                        )
+            existing, base = _current(cur, [k for k, _ in part], first, pg)
+            updates, inserts = _shifted(part, existing, base, pg)
             # Written per chunk of keys, so memory stays bounded however many keys a batch touches.
             if updates:
-                cur.executemany(update_sql, updates)
-                updates.clear()
+                cur.executemany(_UPDATE_SQL, updates)
             if inserts:
-                cur.executemany(insert_sql, inserts)
-                inserts.clear()
+                cur.executemany(_INSERT_SQL, inserts)
+
+
+def _visible_from(windows: dict[int, dt.date], start: dt.date, end: dt.date) -> dict[int, dt.date]:
+    """Each customer's first day in the period. A customer whose first visible day is after
+    ``end`` has nothing to show; seeking it would subtract the days after ``end`` from the
+    running total and give a negative: left out."""
+    return {c: max(first, start) for c, first in windows.items() if max(first, start) <= end}
+
+
+def _period_select(windows: dict[int, dt.date] | None, start: dt.date, end: dt.date, pg: bool) -> tuple[str, list[Any]]:
+    """The SELECT of each key's running total at ``end`` minus the one before its period's first
+    day (``start``, or the customer's day in ``windows``), and its parameters."""
+
+    def p(d: dt.date) -> Any:
+        return d if pg else d.isoformat()
+
+    diff = ", ".join(f"a.{c} - COALESCE(b.{c}, 0)" for c in VALUES)
+    params: list[Any] = []
+    cte = ""
+    lower = "%s"
+    join_w = ""
+    if windows is not None:
+        values = ", ".join(["(%s, %s)"] * len(windows))
+        cte = f"WITH w (customer_id, start_day) AS (VALUES {values}) "
+        for customer_id, first in windows.items():
+            params += [customer_id, p(first)]
+        join_w = "JOIN w ON w.customer_id = k.customer_id "
+        lower = "w.start_day::date" if pg else "w.start_day"
+    sql = (
+        f"{cte}SELECT k.customer_id, c.account_id, c.name, k.association_type, k.currency, {diff} FROM {_KEYS} k "
+        f"JOIN partners_customer c ON c.id = k.customer_id {join_w}"
+        f"JOIN {_TABLE} a ON a.id = (SELECT x.id FROM {_TABLE} x WHERE x.key_id = k.id AND x.day <= %s "
+        "ORDER BY x.day DESC LIMIT 1) "
+        f"LEFT JOIN {_TABLE} b ON b.id = (SELECT y.id FROM {_TABLE} y WHERE y.key_id = k.id AND y.day < {lower} "
+        "ORDER BY y.day DESC LIMIT 1) WHERE 1 = 1"
+    )
+    params.append(p(end))
+    if windows is None:
+        params.append(p(start))
+    else:
+        # Narrow the keys first so the seeks run only for the manager's customers.
+        sql += f" AND k.customer_id IN ({', '.join(['%s'] * len(windows))})"
+        params += list(windows)
+    return sql, params
 
 
 def period_rows(
@@ -137,50 +200,14 @@ def period_rows(
     ``windows`` (account managers, rule E3) maps customer id → first visible day; customers not
     in it are excluded and each one's period starts no earlier than its day.
     """
-    pg = connection.vendor == "postgresql"
-    table = CustomerRunningTotal._meta.db_table
-    keys = CustomerTotalKey._meta.db_table
-
-    def p(d: dt.date) -> Any:
-        return d if pg else d.isoformat()
-
-    diff = ", ".join(f"a.{c} - COALESCE(b.{c}, 0)" for c in VALUES)
-    params: list[Any] = []
-    cte = ""
-    lower = "%s"
-    join_w = ""
     if windows is not None:
-        # A customer whose first visible day is after ``end`` has nothing to show; seeking it
-        # would subtract the days after ``end`` from the running total and give a negative.
-        windows = {c: max(first, start) for c, first in windows.items() if max(first, start) <= end}
+        windows = _visible_from(windows, start, end)
         if not windows:
             return []
-        values = ", ".join(["(%s, %s)"] * len(windows))
-        cte = f"WITH w (customer_id, start_day) AS (VALUES {values}) "
-        for customer_id, first in windows.items():
-            params += [customer_id, p(first)]
-        join_w = "JOIN w ON w.customer_id = k.customer_id "
-        lower = "w.start_day"
-        if pg:
-            lower = "w.start_day::date"
-    sql = (
-        f"{cte}SELECT k.customer_id, c.account_id, c.name, k.association_type, k.currency, {diff} FROM {keys} k "
-        f"JOIN partners_customer c ON c.id = k.customer_id {join_w}"
-        f"JOIN {table} a ON a.id = (SELECT x.id FROM {table} x WHERE x.key_id = k.id AND x.day <= %s "
-        "ORDER BY x.day DESC LIMIT 1) "
-        f"LEFT JOIN {table} b ON b.id = (SELECT y.id FROM {table} y WHERE y.key_id = k.id AND y.day < {lower} "
-        "ORDER BY y.day DESC LIMIT 1) WHERE 1 = 1"
-    )
-    params.append(p(end))
-    if windows is None:
-        params.append(p(start))
-    if windows is not None:
-        # Narrow the keys first so the seeks run only for the manager's customers.
-        sql += f" AND k.customer_id IN ({', '.join(['%s'] * len(windows))})"
-        params += list(windows)
+    if partner_ids is not None and not partner_ids:
+        return []
+    sql, params = _period_select(windows, start, end, connection.vendor == "postgresql")
     if partner_ids is not None:
-        if not partner_ids:
-            return []
         sql += f" AND k.partner_id IN ({', '.join(['%s'] * len(partner_ids))})"
         params += partner_ids
     if association_type:

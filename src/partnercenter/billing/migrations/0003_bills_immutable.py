@@ -8,13 +8,13 @@ from django.db import migrations
 def forwards(apps: Any, schema_editor: Any) -> None:
     from partnercenter.billing import immutability
 
-    immutability.install(schema_editor)
+    immutability.install(schema_editor, immutability.FIRST_TABLES)
 
 
 def backwards(apps: Any, schema_editor: Any) -> None:
     from partnercenter.billing import immutability
 
-    immutability.uninstall(schema_editor)
+    immutability.uninstall(schema_editor, immutability.FIRST_TABLES)
 
 
 class Migration(migrations.Migration):

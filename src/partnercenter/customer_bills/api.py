@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Field, Header, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 
 from partnercenter import scoping
 from partnercenter.accounts.api import current_user
@@ -15,7 +15,7 @@ from partnercenter.core import menus
 from partnercenter.core.decorators import api_menu, router_menu
 from partnercenter.core.errors import Forbidden, ValidationFailed
 from partnercenter.core.money import canonical as to_str
-from partnercenter.core.pagination import IsoDate, limit_field, offset_field
+from partnercenter.core.pagination import IdempotencyKey, IsoDate, limit_field, offset_field
 
 from . import selectors as sel
 from . import services as svc
@@ -205,7 +205,7 @@ def confirm_bill(
     request: HttpRequest,
     body: ConfirmIn,
     bill_id: int = Path(..., ge=1, le=MAX_ID),  # noqa: B008
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
+    idempotency_key: IdempotencyKey = None,
 ) -> ConfirmationOut:
     c = svc.confirm(
         actor=current_user(request), bill_id=bill_id, amount=body.amount, idempotency_key=idempotency_key or ""
@@ -224,7 +224,7 @@ def confirm_bill(
 def batch_confirm(
     request: HttpRequest,
     body: BatchIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
+    idempotency_key: IdempotencyKey = None,
 ) -> list[ConfirmationOut]:
     confs = svc.batch_confirm(
         actor=current_user(request), bill_ids=body.bill_ids, idempotency_key=idempotency_key or ""
@@ -294,7 +294,7 @@ def _adjust(request: HttpRequest, body: CreditIn, key: str | None, kind: CreditK
 def grant(
     request: HttpRequest,
     body: CreditIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
+    idempotency_key: IdempotencyKey = None,
 ) -> EntryOut:
     return _adjust(request, body, idempotency_key, CreditKind.GRANT)
 
@@ -310,7 +310,7 @@ def grant(
 def reclaim(
     request: HttpRequest,
     body: CreditIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),  # noqa: B008
+    idempotency_key: IdempotencyKey = None,
 ) -> EntryOut:
     return _adjust(request, body, idempotency_key, CreditKind.RECLAIM)
 

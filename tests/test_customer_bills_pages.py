@@ -309,6 +309,22 @@ def test_isolation_per_perspective(march):
     assert customers_on_page("op") == {"a1", "a3", "b1", "d1", "s1"}
 
 
+def test_confirm_bill_and_return_credit_is_linked_for_those_who_may_confirm(march):
+    """Seed 004: "Click the Confirm Bill and Return Credit Amount button to enter the bill
+    confirmation page" — with the month and customer on screen; platform operators view only."""
+    html = page(client_for("sp-a-admin"), month="2026-03", customer="a1")
+    link = re.search(r'<a class="button" href="([^"]+)" data-testid="confirm-bills">([^<]+)</a>', html)
+    assert link is not None
+    assert (link[1], link[2]) == (
+        "/customer-bills/confirm/?month=2026-03&amp;customer=a1",
+        "Confirm Bill and Return Credit",
+    )
+    html = page(client_for("dist-admin"), month="2026-03")
+    assert 'href="/customer-bills/confirm/?month=2026-03" data-testid="confirm-bills"' in html
+    html = page(client_for("op"), month="2026-03")
+    assert 'data-testid="bill-table"' in html and 'data-testid="confirm-bills"' not in html
+
+
 def test_account_manager_sees_only_assigned_customers(march):
     admin, mgr = march.users["sp-a-admin"], march.users["sp-a-account_manager"]
     with clock.frozen_at(on(1, month=4)):

@@ -29,6 +29,7 @@ from partnercenter.usage.models import BillingMode, Classification, ServiceType
 from partnercenter.usage.resource_months import Filters
 
 from . import bill_selectors, table_settings
+from .selectors import may_act
 from .table_settings import BILL_BY_INSTANCE, BILL_DETAILS, Field
 
 _MONTH = re.compile(r"(20\d{2})-(0[1-9]|1[0-2])")  # the ledger holds 2000-2099
@@ -243,6 +244,9 @@ def _pane(request: HttpRequest, problems: list[str]) -> dict[str, Any]:
     state.update(month=f"{month:%Y-%m}" if month else "", tab=tab)
     ctx: dict[str, Any] = {"months": months, "month": month, "customer": customer, "tab": tab, "filters": filters}
     ctx.update(state=state, problems=problems, tab_queries={t: _query(state, tab=t) for t in TABS})
+    # Seed 004: "Confirm Bill and Return Credit" from here, for the users who may confirm (C6).
+    ctx["may_confirm"] = may_act(user)
+    ctx["confirm_query"] = _query({"month": state["month"], "customer": customer.account_id if customer else ""})
     if month is None or problems:
         return ctx
     build = bill_selectors.build(month, at)

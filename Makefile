@@ -90,6 +90,8 @@ bench: install-test
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.expenditure
 	$(BIN)/python -m bench.billing
+	$(BIN)/python -m bench.customer_bills
+	$(BIN)/python -m bench.customer_bills_csv
 
 messages: install
 	cd src/partnercenter && ../../$(BIN)/django-admin makemessages -l zh_Hans --settings=partnercenter.settings

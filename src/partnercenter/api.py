@@ -193,6 +193,9 @@ def _register_routers() -> None:
     from partnercenter.billing.payment_api import router as payments_router
 
     api.add_router("/billing", payments_router)
+    from partnercenter.customer_bills.bill_api import router as customer_bill_pages_router
+
+    api.add_router("/customer-bills", customer_bill_pages_router)
 
 
 _register_routers()

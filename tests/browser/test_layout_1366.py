@@ -53,7 +53,14 @@ PAGES: dict[str, tuple[str, list[str]]] = {
     "exports": ("/exports/", ["[data-testid=download]", "#export-history td.num"]),
 }
 # Users and Permissions is the admin's only.
-ADMIN_PAGES = {"users": ("/accounts/users/", ["table.data td.operations .button"])}
+ADMIN_PAGES = {
+    "users": ("/accounts/users/", ["table.data td.operations .button"]),
+    "customer_bills": (
+        "/customer-bills/",
+        ["#instance-table th.num", "#instance-table td.num", "[data-testid=field-settings]"],
+    ),
+    "customer_bill_details": ("/customer-bills/?tab=details", ["#details-table td.num"]),
+}
 LANGUAGES = {"en": "Customer Expenditure", "zh-hans": "客户消费"}
 LONG_NAME = ("Alexandra", "Montgomery-Whitfield")  # a long account manager name, as real ones can be
 LONG_PARTNER = "华东云计算科技有限公司 East China Cloud Computing Technology Co., Ltd."

@@ -234,3 +234,52 @@ class LedgerVersion(models.Model):
     key caches of derived figures on it (a cached summary is valid while the version holds)."""
 
     version = models.BigIntegerField(default=0)
+
+
+class ResourceMonth(models.Model):
+    """One resource's month: the Bill by Instance row of customer bills (C2).
+
+    Derived from the line items of ``month`` charged on or before ``through_day`` (the whole month
+    once it is over; up to yesterday for the current month), grouped by customer and resource.
+    Rebuilt per month by ``usage.services.build_resource_months`` when the ledger has moved since
+    the last build (``ResourceMonthBuild``), so the page reads stored rows instead of grouping a
+    month of line items per request. A cache of the ledger, never history: rebuilding replaces it.
+    """
+
+    month = models.DateField(help_text="first day of the month (billing time zone)")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    association_type = models.CharField(max_length=16)
+    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    service_type = models.CharField(max_length=16)
+    service_name = models.CharField(max_length=200, blank=True)
+    x_project = models.CharField(max_length=100, blank=True)
+    region_id = models.CharField(max_length=64, blank=True)
+    resource_id = models.CharField(max_length=500, blank=True)
+    resource_name = models.CharField(max_length=200, blank=True)
+    x_billing_mode = models.CharField(max_length=32)
+    expenditure = ExactDecimalField()
+    refund = ExactDecimalField(help_text="positive amount returned")
+    adjustment = ExactDecimalField()
+    tax = ExactDecimalField()
+    amount = ExactDecimalField(help_text="expenditure − refund + adjustment + tax")
+    line_item_count = models.PositiveIntegerField(default=0)
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["partner", "month", "customer", "id"], name="resmonth_partner_month"),
+            models.Index(fields=["month"], name="resmonth_month"),
+        ]
+
+
+class ResourceMonthBuild(models.Model):
+    """When a month's :class:`ResourceMonth` rows were built, from which ledger version and
+    through which day: a build is current while both still hold."""
+
+    month = models.DateField(unique=True)
+    ledger_version = models.BigIntegerField()
+    through_day = models.DateField()
+    built_at = models.DateTimeField()
+    rows = models.PositiveIntegerField(default=0)

@@ -190,3 +190,93 @@ def bill_line_items(
 
 def _next_month(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+# ---- reads for the customer bills (customer_bills reads the ledger only through this) ---------
+
+
+def customer_month_totals(month: dt.date, through: int) -> list[dict[str, Any]]:
+    """One ``GROUP BY`` over ``month``'s reseller line items that are not corrections, with ids up
+    to ``through``: per partner, customer and billing currency, the exact sum of BilledCost
+    (``amount``) and the number of line items (``count``), ordered by those keys."""
+    month = month.replace(day=1)
+    qs = _reseller_items().filter(
+        charge_day__gte=month, charge_day__lt=_next_month(month), is_correction=False, pk__lte=through
+    )
+    rows = qs.values("partner_id", "customer_id", "billing_currency").annotate(
+        amount=ExactSum("billed_cost"), count=Count("pk")
+    )
+    return sorted((dict(r) for r in rows), key=lambda r: (r["partner_id"], r["customer_id"], r["billing_currency"]))
+
+
+# ---- reads for customer bill downloads (C4) -----------------------------------------------------
+
+# A customer bill's line item as the downloads write it: every stored field a bill detail shows.
+CUSTOMER_BILL_LINE_FIELDS = (
+    "id",
+    "x_line_id",
+    "partner__code",
+    "partner__name",
+    "customer__account_id",
+    "customer__name",
+    "charge_period_start",
+    "charge_period_end",
+    "provider_name",
+    "publisher_name",
+    "service_type",
+    "service_name",
+    "service_category",
+    "sku_id",
+    "x_project",
+    "region_id",
+    "region_name",
+    "resource_id",
+    "resource_name",
+    "resource_type",
+    "x_billing_mode",
+    "x_order_id",
+    "charge_category",
+    "charge_class",
+    "charge_frequency",
+    "pricing_category",
+    "classification",
+    "charge_description",
+    "pricing_quantity",
+    "pricing_unit",
+    "list_cost",
+    "effective_cost",
+    "billed_cost",
+    "billing_currency",
+    "is_correction",
+)
+
+
+def customer_bill_line_items(
+    partner_ids: Iterable[int] | None,
+    month: dt.date,
+    customer_ids: Iterable[int] | None = None,
+    through_day: dt.date | None = None,
+) -> Iterable[dict[str, Any]]:
+    """An iterator over the reseller line items of ``month`` (billing time zone) of the partners ``partner_ids``
+    (None: every partner) and, when given, of the customers ``customer_ids``, streamed as
+    ``values()`` dicts of :data:`CUSTOMER_BILL_LINE_FIELDS` in charge order (ChargePeriodStart,
+    then id).
+
+    Only charges up to ``through_day`` and never after yesterday (billing time zone, rule C1:
+    the current month shows the data up to the previous day). Referral line items never: their
+    customers pay the cloud directly. The filter leads with the indexed ``(partner, charge_day)``
+    or ``(customer, charge_day)`` pair, and ordering by the day first lets both engines sort one
+    day at a time when one partner or customer is read."""
+    start = month.replace(day=1)
+    last = min(_next_month(start) - dt.timedelta(days=1), clock.today() - dt.timedelta(days=1))
+    if through_day is not None:
+        last = min(last, through_day)
+    if last < start:
+        return iter(())
+    qs = _reseller_items().filter(charge_day__gte=start, charge_day__lte=last)
+    if partner_ids is not None:
+        qs = qs.filter(partner_id__in=list(partner_ids))
+    if customer_ids is not None:
+        qs = qs.filter(customer_id__in=list(customer_ids))
+    rows = qs.values(*CUSTOMER_BILL_LINE_FIELDS).order_by("charge_day", "charge_period_start", "id")
+    return rows.iterator(chunk_size=5000)

@@ -9,9 +9,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min
+
+from partnercenter.core import clock
+from partnercenter.core.money import CONTEXT, ZERO, ExactSum
+
 from . import formats, ingest, selectors
 from .ingest import Report
-from .models import ClosedMonth
+from .models import ClosedMonth, LineItem, ResourceMonth, ResourceMonthBuild
 
 
 def _file_checksum(path: Path) -> str:
@@ -79,3 +85,118 @@ def close_month(month: dt.date, partner_ids: Iterable[int], *, at: dt.datetime) 
     ids = set(partner_ids) - selectors.partners_with_month_closed(month)
     ClosedMonth.objects.bulk_create([ClosedMonth(partner_id=p, month=month, closed_at=at) for p in sorted(ids)])
     return len(ids)
+
+
+# ---- Bill by Instance: the per-resource month rows of customer bills (C2) ------------------------
+
+# What a ResourceMonth row groups a month's line items by (the resource's name is its latest).
+RESOURCE_MONTH_KEY = (
+    "partner_id",
+    "association_type",
+    "customer_id",
+    "billing_currency",
+    "service_type",
+    "service_name",
+    "x_project",
+    "region_id",
+    "resource_id",
+    "x_billing_mode",
+)
+_RESOURCE_MONTH_LOCK = 7_340_033  # PostgreSQL advisory lock namespace of the builds (key 2: the month)
+
+
+def resource_month_through_day(month: dt.date, at: dt.datetime) -> dt.date:
+    """The last day a build of ``month`` covers at ``at``: the month's last day once it is over,
+    yesterday (billing time zone) while it runs (C1), before the month's first day when it has not
+    begun or it is its first day."""
+    month = month.replace(day=1)
+    end = selectors._next_month(month) - dt.timedelta(days=1)
+    return min(end, clock.billing_date(at) - dt.timedelta(days=1))
+
+
+def _resource_month_groups(month: dt.date, through_day: dt.date) -> list[dict[str, Any]]:
+    """One GROUP BY over the month's reseller line items charged on or before ``through_day``, not
+    corrections (a correction belongs to the next bill, as on the customer bill), per resource and
+    classification, with exact sums."""
+    qs = LineItem.objects.filter(
+        association_type="reseller", charge_day__gte=month, charge_day__lte=through_day, is_correction=False
+    )
+    return list(
+        qs.values(*RESOURCE_MONTH_KEY, "classification").annotate(
+            amount=ExactSum("billed_cost"),
+            count=Count("pk"),
+            first=Min("charge_day"),
+            last=Max("charge_day"),
+            name=Max("resource_name"),
+        )
+    )
+
+
+def _resource_month_rows(month: dt.date, groups: list[dict[str, Any]]) -> list[ResourceMonth]:
+    """The groups folded per resource: refunds (negative charges) shown positive, amount = E − R + A + T."""
+    rows: dict[tuple[Any, ...], ResourceMonth] = {}
+    for g in groups:
+        key = tuple(g[k] for k in RESOURCE_MONTH_KEY)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = ResourceMonth(
+                month=month,
+                partner_id=g["partner_id"],
+                association_type=g["association_type"],
+                customer_id=g["customer_id"],
+                currency=g["billing_currency"],
+                service_type=g["service_type"],
+                service_name=g["service_name"],
+                x_project=g["x_project"],
+                region_id=g["region_id"],
+                resource_id=g["resource_id"],
+                resource_name=g["name"] or "",
+                x_billing_mode=g["x_billing_mode"],
+                expenditure=ZERO,
+                refund=ZERO,
+                adjustment=ZERO,
+                tax=ZERO,
+                amount=ZERO,
+                line_item_count=0,
+                first_day=g["first"],
+                last_day=g["last"],
+            )
+        value = g["amount"]
+        cls = g["classification"]
+        if cls == "refund":
+            row.refund = CONTEXT.subtract(row.refund, value)
+        elif cls in ("expenditure", "adjustment", "tax"):
+            setattr(row, cls, CONTEXT.add(getattr(row, cls), value))
+        row.amount = CONTEXT.add(row.amount, value)
+        row.line_item_count += g["count"]
+        row.first_day, row.last_day = min(row.first_day, g["first"]), max(row.last_day, g["last"])
+        row.resource_name = max(row.resource_name, g["name"] or "")
+    return list(rows.values())
+
+
+def _hold_resource_month(month: dt.date) -> None:
+    # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as c:
+            c.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_RESOURCE_MONTH_LOCK, month.toordinal()])
+
+
+def build_resource_months(month: dt.date, *, at: dt.datetime | None = None) -> ResourceMonthBuild:
+    """Rebuild the :class:`ResourceMonth` rows of ``month`` from the line items (Bill by Instance,
+    C2): the whole month once it is over, up to yesterday while it runs. Replaces the month's rows
+    and records the ledger version and day it was built from, in one transaction; builds of one
+    month are serialised, so two at once never leave duplicates."""
+    at = at or clock.now()
+    month = month.replace(day=1)
+    through_day = resource_month_through_day(month, at)
+    with transaction.atomic():
+        _hold_resource_month(month)
+        version = ingest.ledger_version()  # read first: a batch landing meanwhile makes the build stale
+        rows = _resource_month_rows(month, _resource_month_groups(month, through_day)) if through_day >= month else []
+        ResourceMonth.objects.filter(month=month).delete()
+        ResourceMonth.objects.bulk_create(rows, batch_size=2000)
+        build, _created = ResourceMonthBuild.objects.update_or_create(
+            month=month,
+            defaults={"ledger_version": version, "through_day": through_day, "built_at": at, "rows": len(rows)},
+        )
+    return build

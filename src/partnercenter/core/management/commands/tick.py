@@ -6,10 +6,12 @@ worker was down is made good by the next one."""
 from django.core.management.base import BaseCommand
 
 from partnercenter.billing import tasks as billing_tasks
+from partnercenter.customer_bills import tasks as customer_bill_tasks
+from partnercenter.usage import resource_months
 
 
 class Command(BaseCommand):
-    help = "Run every due periodic catch-up once (partner bills and the current month's estimate)."
+    help = "Run every due periodic catch-up once (partner bills, the current month's estimate, customer bills)."
 
     def handle(self, *args: object, **opts: object) -> None:
         result = billing_tasks.catch_up()
@@ -18,3 +20,8 @@ class Command(BaseCommand):
             f"Partner bills: month(s) closed: {months}; {result.bills} bill(s) generated, "
             f"{result.estimates} estimate(s) refreshed."
         )
+        customers = customer_bill_tasks.catch_up()
+        months = ", ".join(f"{m:%Y-%m}" for m in customers.months) or "none"
+        self.stdout.write(f"Customer bills: month(s) generated: {months}; {customers.bills} bill(s).")
+        rebuilt = ", ".join(f"{m:%Y-%m}" for m in resource_months.refresh_stale()) or "none"
+        self.stdout.write(f"Bill by Instance: month(s) rebuilt: {rebuilt}.")

@@ -315,7 +315,7 @@ def write_csv_text(
     return counter.finish()
 
 
-_AT_LINE_START = tuple("\n" + c for c in sorted(FORMULA_STARTS))
+_AT_LINE_START = re.compile("\n[" + re.escape("".join(sorted(FORMULA_STARTS))) + "]")
 
 
 def _may_need_neutralising(chunk: list[list[Any]], free: Callable[[Sequence[Any]], Any]) -> bool:
@@ -325,7 +325,7 @@ def _may_need_neutralising(chunk: list[list[Any]], free: Callable[[Sequence[Any]
         cells = "\n" + "\n".join(chain.from_iterable(map(free, chunk)))
     except TypeError:  # a cell that is not text
         return True
-    return any(start in cells for start in _AT_LINE_START)
+    return _AT_LINE_START.search(cells) is not None
 
 
 def _joined(chunk: list[list[Any]], n: int) -> str | None:

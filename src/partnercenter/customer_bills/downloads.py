@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +28,9 @@ from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.core import clock, menus
 from partnercenter.core.errors import NotFound, ValidationFailed
-from partnercenter.exports.registry import Column, ExportContext, ExportKind, register
-from partnercenter.partners.models import Customer, CustomerAssociation
+from partnercenter.exports import writers
+from partnercenter.exports.registry import Column, CsvText, ExportContext, ExportKind, register
+from partnercenter.partners.models import Customer, CustomerAssociation, Partner
 from partnercenter.usage import selectors as usage
 from partnercenter.usage.models import BillingMode, Classification, ServiceType
 
@@ -119,14 +120,20 @@ def _validate_all(user: User, params: dict[str, Any]) -> dict[str, Any]:
     return {"month": _clean_month(params.get("month"))}
 
 
-def line_items(ctx: ExportContext) -> Iterator[dict[str, Any]]:
-    """The line items a task writes: its month up to the day before it was asked, in scope."""
+def _selection(ctx: ExportContext) -> tuple[list[int] | None, dt.date, list[int] | None, dt.date]:
+    """What a task writes: the partners and customers in scope, its month, and the day before it
+    was asked (the last day it holds)."""
     partner_ids, customer_ids = _scope(ctx.user, ctx.at)
     if "customer" in ctx.params:
         customer = customer_in_scope(ctx.user, ctx.params["customer"], ctx.at)
         customer_ids = [customer.pk]
     through = clock.billing_date(ctx.at) - dt.timedelta(days=1)
-    return iter(usage.customer_bill_line_items(partner_ids, _first_day(ctx.params["month"]), customer_ids, through))
+    return partner_ids, _first_day(ctx.params["month"]), customer_ids, through
+
+
+def line_items(ctx: ExportContext) -> Iterator[dict[str, Any]]:
+    """The line items a task writes: its month up to the day before it was asked, in scope."""
+    return iter(usage.customer_bill_line_items(*_selection(ctx)))
 
 
 def _has_rows(ctx: ExportContext) -> bool:
@@ -220,6 +227,91 @@ def _bill_rows(ctx: ExportContext) -> Iterator[Sequence[Any]]:
         )
 
 
+# ---- the bill file as CSV, from rows already as text ---------------------------------------------
+
+# The columns that hold free text from the data, neutralised by the writer; every other cell of
+# :func:`_bill_csv_rows` is made final here (labels, the partner and customer cells once each).
+FREE_TEXT = frozenset(
+    {
+        "line_id", "product", "service_category", "project", "region_id", "region_name", "resource_id",
+        "resource_name", "order_id", "description", "unit", "currency",
+    }
+)  # fmt: skip
+_MEMO_LIMIT = 20_000
+
+
+class _Memo(dict[Any, Any]):
+    """Cells computed once per value (bounded: cleared when full)."""
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        if len(self) >= _MEMO_LIMIT:
+            self.clear()
+        value = self[key] = self.make(key)
+        return value
+
+
+def _cells(partner_ids: list[int] | None, customer_ids: list[int] | None) -> tuple[_Memo, _Memo, Callable[[str], str]]:
+    """The partner cell per partner id, the (account id, anonymized name) cells per customer id —
+    the customers in scope read at once — and the timestamp cell of a stored instant's text: as
+    the shared CSV converters write them."""
+    cell = {c.key: convert for c, convert in zip(COLUMNS, writers.csv_converters(COLUMNS), strict=True)}
+    account, name, when = cell["account_id"], cell["customer"], cell["charge_period_start"]
+
+    def partner(pk: int) -> str:
+        return cell["partner"](Partner.objects.values_list("code", flat=True).get(pk=pk))
+
+    def customer(pk: int) -> tuple[str, str]:
+        row = Customer.objects.values_list("account_id", "name").get(pk=pk)
+        return account(row[0]), name(row[1])
+
+    customers = _Memo(customer)
+    known = Customer.objects.all()
+    if customer_ids is not None:
+        known = known.filter(pk__in=customer_ids)
+    elif partner_ids is not None:
+        known = known.filter(associations__partner_id__in=partner_ids).distinct()
+    for pk, account_id, customer_name in known.values_list("pk", "account_id", "name"):
+        customers[pk] = (account(account_id), name(customer_name))
+    times = _Memo(lambda text: when(usage.instant_from_text(text)))
+    return _Memo(partner), customers, times.__getitem__
+
+
+def _label_cells(choices: Any, convert: Callable[[Any], str]) -> _Memo:
+    memo = _Memo(convert)  # a value without a label is written as it is
+    memo.update({value: convert(label) for value, label in _labels(choices).items()})
+    return memo
+
+
+def _bill_csv_rows(ctx: ExportContext) -> Iterator[list[Any]]:
+    """The rows of :func:`_bill_rows` as the CSV file's text: the same file, about twice as fast."""
+    partner_ids, month, customer_ids, through = _selection(ctx)
+    partners, customers, time = _cells(partner_ids, customer_ids)
+    text = writers.csv_converters([Column("text", "")])[0]
+    services = _label_cells(ServiceType.choices, text)
+    modes = _label_cells(BillingMode.choices, text)
+    classes = _label_cells(Classification.choices, text)
+    categories = _label_cells(CHARGE_CATEGORIES.items(), text)
+    yes = text(gettext("Yes"))
+    for (
+        pk, line_id, start, end, partner_id, customer_id, service_type, product, category, project, region,
+        region_name, resource_id, resource_name, mode, order_id, cls, charge_category, description,
+        quantity, unit, list_cost, effective_cost, billed_cost, currency, correction,
+    ) in usage.customer_bill_rows(partner_ids, month, customer_ids, through):  # fmt: skip
+        account_id, name = customers[customer_id]
+        yield [
+            str(pk), line_id, time(start), time(end), partners[partner_id], account_id, name,
+            services[service_type], product, category, project, region, region_name, resource_id,
+            resource_name, modes[mode], order_id, classes[cls], categories[charge_category], description,
+            quantity, unit, list_cost, effective_cost, billed_cost, currency, yes if correction else "",
+        ]  # fmt: skip
+
+
+CSV_TEXT = CsvText(rows=_bill_csv_rows, free_text=FREE_TEXT)
+
 CUSTOMER_BILL = register(
     ExportKind(
         code="customer_bill",
@@ -231,6 +323,7 @@ CUSTOMER_BILL = register(
         validate=_validate_one,
         sheet_title=_("Customer bill"),
         has_rows=_has_rows,
+        csv_text=CSV_TEXT,
     )
 )
 
@@ -245,6 +338,7 @@ ALL_CUSTOMER_BILLS = register(
         validate=_validate_all,
         sheet_title=_("Customer bills"),
         has_rows=_has_rows,
+        csv_text=CSV_TEXT,
     )
 )
 

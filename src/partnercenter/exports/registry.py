@@ -115,6 +115,17 @@ class ExportContext:
 
 
 @dataclass(frozen=True)
+class CsvText:
+    """A faster CSV path of a table kind, for files of a million rows: ``rows`` yields lists whose
+    cells already hold the text the CSV file holds (``writers.write_csv_text``), except the columns
+    keyed in ``free_text``, which the writer neutralises. The file must be byte for byte the one
+    the kind's ``rows`` give (tested)."""
+
+    rows: Callable[[ExportContext], Iterator[list[Any]]]
+    free_text: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ExportKind:
     code: str
     label: str | Promise
@@ -135,6 +146,8 @@ class ExportKind:
     formats: Sequence[str] = TABLE_FORMATS
     # A document kind's file (e.g. a PDF), written whole instead of rows.
     document: Callable[[ExportContext], bytes] | None = field(default=None, compare=False)
+    # CSV written from rows already as text (optional; ``rows`` still writes XLSX).
+    csv_text: CsvText | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.columns:

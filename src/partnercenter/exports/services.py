@@ -303,13 +303,15 @@ def _write(task: ExportTask, heartbeat: writers.Progress) -> int:
             # One document is one "row"; the kind raises when its data is gone.
             writers.write_document(task.part_path, kind.document(context))
             return 1
+        fast = kind.csv_text if task.format == "csv" else None
         count = writers.write_file(
             task.format,
             task.part_path,
             kind.columns,
-            kind.rows(context),
+            kind.rows(context) if fast is None else fast.rows(context),
             sheet_title=str(kind.sheet_title or kind.label),
             progress=heartbeat,
+            free_text=None if fast is None else fast.free_text,
         )
     if count == 0:
         raise DomainError(EMPTY_AT_RUN, code="nothing_to_export")

@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 from xml.sax.saxutils import escape as xml_escape
 
 from partnercenter.core import clock, masking, money
@@ -62,6 +64,7 @@ SIGNIFICANT_DIGITS_EXACT_IN_DOUBLE = 15
 _SENSITIVE = {"sensitive_name": "customer", "sensitive_email": "email", "sensitive_mobile": "mobile"}
 _CACHE_LIMIT = 20_000
 _BATCH = 2_000
+_Row = TypeVar("_Row", bound=Sequence[Any])
 
 
 class RowShapeError(ValueError):
@@ -219,7 +222,7 @@ def _row_converter(converters: Sequence[Callable[[Any], Any]]) -> Callable[[Sequ
     return convert
 
 
-def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+def _chunks(rows: Iterable[_Row], size: int) -> Iterator[list[_Row]]:
     it = iter(rows)
     while chunk := list(islice(it, size)):
         yield chunk
@@ -266,6 +269,89 @@ def write_csv(
         writer.writerows(map(convert, chunk))
         counter.add(len(chunk))
     return counter.finish()
+
+
+def write_csv_text(
+    out: IO[str],
+    columns: Sequence[Column],
+    rows: Iterable[list[Any]],
+    *,
+    free_text: Collection[str],
+    progress: Progress | None = None,
+    progress_every: int = PROGRESS_EVERY,
+) -> int:
+    """:func:`write_csv` for rows whose cells already hold what the file says: the cells of the
+    columns keyed in ``free_text`` are neutralised here (formula starts, the rule of ``text``
+    columns); every other cell is written as it is, so the caller has made it the text
+    :func:`csv_converters` makes of the column's value (``int`` cells and ``None``, written as
+    ``str(int)`` and empty, may stay so). The file is byte for byte the one :func:`write_csv`
+    writes of the same values; rows are lists, changed in place.
+
+    A batch is joined with ``","`` and written at once; only a batch that has a cell to quote
+    (a comma, a quote, a line break), or that is not all text, goes through :mod:`csv`, whose
+    per-character scan cost about as much as reading the row. Likewise the free-text cells of a
+    batch are checked for formula starts at once, cell by cell only when one may be there."""
+    writer = csv.writer(buffer := io.StringIO(), lineterminator="\r\n")
+    writer.writerow([str(c.header) for c in columns])
+    out.write(_drain(buffer))
+    keys = [c.key for c in columns]
+    checked = tuple(keys.index(key) for key in free_text)
+    free = itemgetter(*checked) if len(checked) > 1 else (lambda row: tuple(row[i] for i in checked))
+    n = len(columns)
+    counter = _Counter(progress, progress_every)
+    for chunk in _chunks(rows, max(1, min(progress_every, _BATCH))):
+        if any(len(row) != n for row in chunk):
+            raise RowShapeError(f"a row has not {n} values for {n} columns")
+        if checked and _may_need_neutralising(chunk, free):
+            for row in chunk:
+                for i in checked:
+                    row[i] = _text(row[i])
+        text = _joined(chunk, n)
+        if text is None:
+            writer.writerows(chunk)
+            text = _drain(buffer)
+        out.write(text)
+        counter.add(len(chunk))
+    return counter.finish()
+
+
+_AT_LINE_START = re.compile("\n[" + re.escape("".join(sorted(FORMULA_STARTS))) + "]")
+
+
+def _may_need_neutralising(chunk: list[list[Any]], free: Callable[[Sequence[Any]], Any]) -> bool:
+    """False when no free-text cell of the batch begins with a formula start (a cell with a line
+    break inside may say yes for nothing: the cells are then checked one by one)."""
+    try:
+        cells = "\n" + "\n".join(chain.from_iterable(map(free, chunk)))
+    except TypeError:  # a cell that is not text
+        return True
+    return _AT_LINE_START.search(cells) is not None
+
+
+def _joined(chunk: list[list[Any]], n: int) -> str | None:
+    """The batch's CSV lines when every cell is text that needs no quoting (what :mod:`csv`
+    writes of it too; a row of one empty cell it writes as ``""``), else None."""
+    try:
+        text = "\r\n".join(map(",".join, chunk)) + "\r\n"
+    except TypeError:  # a cell that is not text
+        return None
+    rows = len(chunk)
+    if (
+        n == 1
+        or '"' in text
+        or text.count(",") != rows * (n - 1)
+        or text.count("\n") != rows
+        or text.count("\r") != rows
+    ):
+        return None
+    return text
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 # ---- XLSX -----------------------------------------------------------------------------------
@@ -537,16 +623,30 @@ def write_file(
     sheet_title: str = "Export",
     progress: Progress | None = None,
     progress_every: int = PROGRESS_EVERY,
+    free_text: Collection[str] | None = None,
 ) -> int:
-    """Write ``rows`` to ``path`` in ``fmt`` and flush it to disk (fsync); return the row count."""
+    """Write ``rows`` to ``path`` in ``fmt`` and flush it to disk (fsync); return the row count.
+    With ``free_text`` (CSV only) the rows are already text: :func:`write_csv_text`."""
     import os
 
     if fmt == "csv":
         with open(path, "w", encoding="utf-8-sig", newline="", buffering=1 << 20) as text:
-            n = write_csv(text, columns, rows, progress=progress, progress_every=progress_every)
+            if free_text is None:
+                n = write_csv(text, columns, rows, progress=progress, progress_every=progress_every)
+            else:
+                n = write_csv_text(
+                    text,
+                    columns,
+                    cast("Iterable[list[Any]]", rows),
+                    free_text=free_text,
+                    progress=progress,
+                    progress_every=progress_every,
+                )
             text.flush()
             os.fsync(text.fileno())
         return n
+    if free_text is not None:
+        raise ValueError("rows already as text are written as CSV only")
     if fmt == "xlsx":
         with open(path, "wb", buffering=1 << 20) as binary:
             n = write_xlsx(

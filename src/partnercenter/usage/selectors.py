@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, F, Func, Max, Min, QuerySet, TextField
 
 from partnercenter.accounts.models import User
 from partnercenter.core import clock
@@ -267,16 +268,126 @@ def customer_bill_line_items(
     customers pay the cloud directly. The filter leads with the indexed ``(partner, charge_day)``
     or ``(customer, charge_day)`` pair, and ordering by the day first lets both engines sort one
     day at a time when one partner or customer is read."""
+    qs = _customer_bill_items(partner_ids, month, customer_ids, through_day)
+    if qs is None:
+        return iter(())
+    rows = qs.values(*CUSTOMER_BILL_LINE_FIELDS).order_by("charge_day", "charge_period_start", "id")
+    return rows.iterator(chunk_size=5000)
+
+
+def _customer_bill_items(
+    partner_ids: Iterable[int] | None,
+    month: dt.date,
+    customer_ids: Iterable[int] | None,
+    through_day: dt.date | None,
+) -> QuerySet[LineItem] | None:
+    """The line items of :func:`customer_bill_line_items`, unordered; None when none can be."""
     start = month.replace(day=1)
     last = min(_next_month(start) - dt.timedelta(days=1), clock.today() - dt.timedelta(days=1))
     if through_day is not None:
         last = min(last, through_day)
     if last < start:
-        return iter(())
+        return None
     qs = _reseller_items().filter(charge_day__gte=start, charge_day__lte=last)
     if partner_ids is not None:
         qs = qs.filter(partner_id__in=list(partner_ids))
     if customer_ids is not None:
         qs = qs.filter(customer_id__in=list(customer_ids))
-    rows = qs.values(*CUSTOMER_BILL_LINE_FIELDS).order_by("charge_day", "charge_period_start", "id")
-    return rows.iterator(chunk_size=5000)
+    return qs
+
+
+# The columns of :func:`customer_bill_rows`, in the order of a customer bill file.
+CUSTOMER_BILL_ROW_FIELDS = (
+    "id",
+    "x_line_id",
+    "charge_period_start",
+    "charge_period_end",
+    "partner_id",
+    "customer_id",
+    "service_type",
+    "service_name",
+    "service_category",
+    "x_project",
+    "region_id",
+    "region_name",
+    "resource_id",
+    "resource_name",
+    "x_billing_mode",
+    "x_order_id",
+    "classification",
+    "charge_category",
+    "charge_description",
+    "pricing_quantity",
+    "pricing_unit",
+    "list_cost",
+    "effective_cost",
+    "billed_cost",
+    "billing_currency",
+    "is_correction",
+)
+_TEXT_INSTANTS = ("charge_period_start", "charge_period_end")
+_TEXT_AMOUNTS = ("pricing_quantity", "list_cost", "effective_cost", "billed_cost")
+
+
+class _AsText(Func):
+    """A column as the database's text of it: an instant in UTC, an amount as canonical decimal
+    text. SQLite stores both as such text already (the instant is cast all the same: a bare
+    ``datetime`` column would be parsed by the driver's converter); PostgreSQL casts
+    (``trim_scale`` drops the numeric's trailing zeros, as ``ExactDecimalField`` reads it and
+    ``money.canonical`` stores it)."""
+
+    arity = 1
+    output_field = TextField()
+
+    def __init__(self, column: str, *, amount: bool) -> None:
+        super().__init__(F(column))
+        self.amount = amount
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "COALESCE(%(expressions)s, '')" if self.amount else "CAST(%(expressions)s AS TEXT)"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "COALESCE(trim_scale(%(expressions)s)::text, '')" if self.amount else "(%(expressions)s)::text"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+def instant_from_text(text: str) -> dt.datetime:
+    """The aware instant of a timestamp as :func:`customer_bill_rows` gives it."""
+    instant = dt.datetime.fromisoformat(text)
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+
+def customer_bill_rows(
+    partner_ids: Iterable[int] | None,
+    month: dt.date,
+    customer_ids: Iterable[int] | None = None,
+    through_day: dt.date | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """The line items of :func:`customer_bill_line_items`, in the same order, as plain tuples of
+    :data:`CUSTOMER_BILL_ROW_FIELDS` read with a bare cursor (a server-side one on PostgreSQL),
+    without the ORM's per-value conversions: the timestamps as text of the UTC instant
+    (:func:`instant_from_text`), the amounts as canonical decimal text (``money.canonical``:
+    ``format(value, "f")`` of the ``Decimal`` the ORM would read; ``""`` when empty), the
+    partner and the customer as ids, ``is_correction`` true or false (0/1 on SQLite).
+
+    For files written at a million rows: ``values()`` spends more on converting each value than
+    the database on reading it."""
+    qs = _customer_bill_items(partner_ids, month, customer_ids, through_day)
+    if qs is None:
+        return iter(())
+    text = {name: _AsText(name, amount=False) for name in _TEXT_INSTANTS}
+    text |= {name: _AsText(name, amount=True) for name in _TEXT_AMOUNTS}
+    named = {name: f"t_{name}" for name in text}
+    qs = qs.annotate(**{named[name]: expr for name, expr in text.items()})
+    columns = [named.get(name, name) for name in CUSTOMER_BILL_ROW_FIELDS]
+    rows = qs.order_by("charge_day", "charge_period_start", "id").values_list(*columns)
+    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    return chain.from_iterable(_fetched(sql, params))  # no Python frame per row
+
+
+def _fetched(sql: str, params: Sequence[Any]) -> Iterator[list[tuple[Any, ...]]]:
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(5000):
+            yield chunk

@@ -15,6 +15,27 @@ import pytest
 # browser steps are still synchronous, so Django's async-safety check must stand aside.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+
+def _serve_one_request_at_a_time() -> None:
+    """On SQLite the live server shares the test's one in-memory connection. Two requests at once
+    (a page's htmx loads) can deadlock inside the sqlite3 module: one thread holds the database's
+    mutex while our Python aggregate (``exact_sum``) waits for the GIL, the other holds the GIL
+    while asking SQLite for the mutex. So the live server handles requests one after another,
+    in its own thread (Django then answers ``Connection: close``, so no socket is held open
+    between requests); on PostgreSQL every request has its own connection and stays threaded."""
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class SerialWSGIServer(WSGIServer):
+        def __init__(self, *args: object, connections_override: object = None, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # the thread itself took the shared connection
+
+    LiveServerThread.server_class = SerialWSGIServer
+
+
+if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    _serve_one_request_at_a_time()
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -196,6 +196,11 @@ def _register_routers() -> None:
     from partnercenter.customer_bills.bill_api import router as customer_bill_pages_router
 
     api.add_router("/customer-bills", customer_bill_pages_router)
+    from partnercenter.incentives.details_api import router as incentive_details_router
+    from partnercenter.incentives.payout_api import router as incentive_payouts_router
+
+    api.add_router("/incentive-details", incentive_details_router)
+    api.add_router("/incentive-payouts", incentive_payouts_router)
 
 
 _register_routers()

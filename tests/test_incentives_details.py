@@ -17,6 +17,7 @@ from partnercenter.incentives import feedback as fb
 from partnercenter.incentives.models import Feedback
 from tests.incentive_fixtures import JAN, Incentives, incentive, make_incentives
 from tests.incentive_tab_urls import payouts_tab_route
+from tests.test_api import bearer, call
 
 NOW = dt.datetime(2026, 2, 10, 4, 0, tzinfo=dt.UTC)
 URL = "/incentives/details/"
@@ -261,3 +262,99 @@ def test_a_user_without_the_menu_is_refused(org, inc, client, name):
 def test_amounts_are_the_lines_exact_figures(org, inc):
     line = sel.detail_lines(org.users["sp-a-finance"], JAN, sel.DetailFilters(order_id="CS2601000001")).get()
     assert (line.base_amount, line.rate, line.amount) == (Decimal("800.125"), Decimal("0.03"), Decimal("24.00"))
+
+
+# ---- the API ------------------------------------------------------------------------------------
+
+API = "/incentive-details"
+
+
+def test_api_lists_a_periods_lines_with_exact_amounts(org, inc, client):
+    auth = bearer(client, "sp-a-finance")
+    r = call(client, "get", API, auth, query={"period": "2026-01", "limit": 2})
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert (body["total"], body["limit"], body["offset"]) == (4, 2, 0)
+    first = body["items"][0]
+    assert {k: v for k, v in first.items() if k != "id"} == {
+        "period": "2026-01", "incentive": "INC-202601-000001", "kind": "earning", "program": "cloud-growth",
+        "program_name": "Cloud Growth Incentive", "partner": "sp-a", "customer_name": "张*明",
+        "customer_account": "a1", "order_id": "CS2601000001", "service_type": "cloud", "product_type": "Compute",
+        "currency": "USD", "base_amount": "800.125", "rate": "0.03", "amount": "24", "corrects_period": None,
+        "feedback_status": "none", "may_leave_feedback": True,
+    }  # fmt: skip
+    r = call(client, "get", API, auth, query={"period": "2026-01", "offset": 3})
+    assert [(i["incentive"], i["amount"], i["corrects_period"]) for i in r.json()["items"]] == [
+        ("INC-202601-000004", "-5", "2025-12")
+    ]
+
+
+def test_api_filters(org, inc, client):
+    auth = bearer(client, "sp-a-finance")
+
+    def found(**query):
+        r = call(client, "get", API, auth, query=[("period", "2026-01"), *query.items()])
+        assert r.status_code == 200, r.content
+        return [i["order_id"] for i in r.json()["items"]]
+
+    assert found(program="marketplace-boost") == ["CS2601000003"]
+    r = client.get(f"/api/v1{API}?period=2026-01&program=marketplace-boost&program=cloud-growth", **auth)
+    assert len(r.json()["items"]) == 4
+    assert found(customer_name="a****d") == ["CS2601000002", "CS2601000003"]
+    assert found(customer_name="Acme") == []
+    assert found(customer_account="a1") == ["CS2601000001", "CS2512000001"]
+    assert found(order_id="CS2601000002") == ["CS2601000002"]
+    assert found(incentive_id="000004") == ["CS2512000001"]
+    assert found(product_type="Security") == ["CS2601000003"]
+    assert found(feedback="with") == []
+    assert found(feedback="without") == ["CS2601000001", "CS2601000002", "CS2601000003", "CS2512000001"]
+    for bad in ({"period": "2026-13"}, {"period": "2026-01", "feedback": "maybe"}, {}):
+        assert call(client, "get", API, auth, query=bad).status_code == 422
+
+
+def test_api_line_feedback_and_answer(org, inc, client):
+    line = inc.by_number["INC-202601-000002"].lines.get()
+    auth = bearer(client, "sp-a-finance")
+    r = call(client, "post", f"{API}/{line.pk}/feedback", auth, {"text": " Why 10 %? "}, HTTP_IDEMPOTENCY_KEY="fb-1")
+    assert r.status_code == 200, r.content
+    asked = r.json()
+    assert (asked["text"], asked["reply_to"], asked["author"]) == ("Why 10 %?", None, "sp-a-finance")
+    again = call(client, "post", f"{API}/{line.pk}/feedback", auth, {"text": "Why 10 %?"}, HTTP_IDEMPOTENCY_KEY="fb-1")
+    assert again.json()["id"] == asked["id"] and Feedback.objects.count() == 1
+    clash = call(client, "post", f"{API}/{line.pk}/feedback", auth, {"text": "Other"}, HTTP_IDEMPOTENCY_KEY="fb-1")
+    assert clash.status_code == 409 and clash.json()["code"] == "idempotency_key_reused"
+    empty = call(client, "post", f"{API}/{line.pk}/feedback", auth, {"text": "  "})
+    assert empty.status_code == 422 and empty.json()["code"] == "invalid_text"
+    refused = call(client, "post", f"{API}/feedback/{asked['id']}/answer", auth, {"text": "self"})
+    assert refused.status_code == 403 and refused.json()["code"] == "answer_forbidden"
+    op = bearer(client, "op")
+    r = call(client, "post", f"{API}/feedback/{asked['id']}/answer", op, {"text": "The program's rate."})
+    assert r.status_code == 200 and r.json()["reply_to"] == asked["id"]
+    r = call(client, "get", f"{API}/{line.pk}", auth)
+    assert r.status_code == 200
+    assert r.json()["feedback_status"] == "answered"
+    assert [(t["text"], t["author"]) for t in r.json()["thread"]] == [("Why 10 %?", "sp-a-finance"), ("The program's rate.", "op")]
+
+
+def test_api_isolation(org, inc, sub_line, client):
+    theirs = inc.by_number["INC-202601-000003"].lines.get()  # sp-b's
+    auth = bearer(client, "sp-a-admin")
+    assert call(client, "get", f"{API}/{theirs.pk}", auth).status_code == 404
+    r = call(client, "post", f"{API}/{theirs.pk}/feedback", auth, {"text": "x"})
+    assert r.status_code == 404
+    assert "CS2601000004" not in call(client, "get", API, auth, query={"period": "2026-01"}).content.decode()
+    dist = bearer(client, "dist-admin")
+    r = call(client, "get", f"{API}/{sub_line.pk}", dist)
+    assert r.status_code == 200 and r.json()["may_leave_feedback"] is False
+    r = call(client, "post", f"{API}/{sub_line.pk}/feedback", dist, {"text": "x"})
+    assert r.status_code == 403 and r.json()["code"] == "feedback_forbidden"
+    no_menu = bearer(client, "sp-a-operator")
+    for method, path, body in (
+        ("get", API + "?period=2026-01", None),
+        ("get", f"{API}/{sub_line.pk}", None),
+        ("post", f"{API}/{sub_line.pk}/feedback", {"text": "x"}),
+        ("post", f"{API}/feedback/1/answer", {"text": "x"}),
+    ):
+        r = call(client, method, path, no_menu, body)
+        assert r.status_code == 403 and r.json()["code"] == "menu_forbidden", path
+    assert Feedback.objects.count() == 0

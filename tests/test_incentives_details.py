@@ -39,12 +39,19 @@ def inc(org) -> Incentives:
 def sub_line(org, inc):
     """A January incentive of the distributor's second-level reseller sub1."""
     return incentive(
-        inc.cloud, "sub1", org, period=JAN, number="INC-202601-000005", lines=[("s1", "CS2601000009", "Compute", "10", "0.03")]
+        inc.cloud,
+        "sub1",
+        org,
+        period=JAN,
+        number="INC-202601-000005",
+        lines=[("s1", "CS2601000009", "Compute", "10", "0.03")],
     ).lines.get()
 
 
 def orders(user, period=JAN, **filters) -> list[tuple[str, str]]:
-    return [(line.incentive.number, line.order_id) for line in sel.detail_lines(user, period, sel.DetailFilters(**filters))]
+    return [
+        (line.incentive.number, line.order_id) for line in sel.detail_lines(user, period, sel.DetailFilters(**filters))
+    ]
 
 
 ALL_JAN_SP_A = [
@@ -333,7 +340,10 @@ def test_api_line_feedback_and_answer(org, inc, client):
     r = call(client, "get", f"{API}/{line.pk}", auth)
     assert r.status_code == 200
     assert r.json()["feedback_status"] == "answered"
-    assert [(t["text"], t["author"]) for t in r.json()["thread"]] == [("Why 10 %?", "sp-a-finance"), ("The program's rate.", "op")]
+    assert [(t["text"], t["author"]) for t in r.json()["thread"]] == [
+        ("Why 10 %?", "sp-a-finance"),
+        ("The program's rate.", "op"),
+    ]
 
 
 def test_api_isolation(org, inc, sub_line, client):

@@ -118,7 +118,9 @@ def test_selected_exports_only_those_lines_with_their_feedback_status(org, inc):
     l3 = L3[:11] + ["Awaiting answer"]
     assert numbers(csv_rows(task)[1:]) == expected(l3, L4)
     # the December line of the same order is in another period but still the user's
-    task = export(org, "incentive_details_selected", {"lines": [str(Line.objects.get(incentive__number="INC-202512-000001").pk)]})
+    task = export(
+        org, "incentive_details_selected", {"lines": [str(Line.objects.get(incentive__number="INC-202512-000001").pk)]}
+    )
     assert [r[:2] for r in csv_rows(task)[1:]] == [["2025-12", "INC-202512-000001"]]
 
 
@@ -126,7 +128,9 @@ def test_selected_lines_of_another_partner_are_refused(org, inc):
     mine = Line.objects.get(order_id="CS2601000001").pk
     theirs = Line.objects.get(order_id="CS2601000004").pk  # sp-b's
     with pytest.raises(ValidationFailed) as exc:
-        services.create_export(org.users["sp-a-finance"], "incentive_details_selected", {"lines": [mine, theirs]}, "csv")
+        services.create_export(
+            org.users["sp-a-finance"], "incentive_details_selected", {"lines": [mine, theirs]}, "csv"
+        )
     assert exc.value.code == "invalid_params"
     assert exc.value.message == f"Lines {theirs} are not incentive detail lines you may export."
     assert exc.value.details == [{"where": "params.lines", "why": "not lines you may export"}]
@@ -201,12 +205,17 @@ def test_formula_text_is_neutralised(org, inc):
 def test_the_details_page_creates_the_export_tasks(org, inc, client):
     client.force_login(org.users["sp-a-finance"])
     url = reverse("incentives:details_export")
-    r = client.post(url, {"method": "period", "period": "2026-01", "format": "csv", "back": "period=2026-01"}, follow=True)
+    r = client.post(
+        url, {"method": "period", "period": "2026-01", "format": "csv", "back": "period=2026-01"}, follow=True
+    )
     assert [str(m) for m in r.context["messages"]] == ["Export task created"]
     assert r.redirect_chain[0][0] == "/incentives/details/?period=2026-01"
     client.post(url, {"method": "program", "period": "2026-01", "programs": ["cloud-growth", "marketplace-boost"],
                       "format": "xlsx"})  # fmt: skip
-    ids = [str(pk) for pk in Line.objects.filter(order_id__in=["CS2601000001", "CS2601000002"]).values_list("pk", flat=True)]
+    ids = [
+        str(pk)
+        for pk in Line.objects.filter(order_id__in=["CS2601000001", "CS2601000002"]).values_list("pk", flat=True)
+    ]
     client.post(url, {"action": "selected", "lines": ids, "format": "csv"})
     tasks = list(ExportTask.objects.order_by("created_at", "kind").values_list("kind", "params", "format"))
     assert sorted(tasks) == sorted([

@@ -128,7 +128,12 @@ def test_another_partners_line_is_not_found(org, line):
 
 def test_distributor_views_but_cannot_dispute_its_sub_resellers_line(org, inc):
     sub = incentive(
-        inc.cloud, "sub1", org, period=JAN, number="INC-202601-000005", lines=[("s1", "CS2601000009", "Compute", "10", "0.03")]
+        inc.cloud,
+        "sub1",
+        org,
+        period=JAN,
+        number="INC-202601-000005",
+        lines=[("s1", "CS2601000009", "Compute", "10", "0.03")],
     ).lines.get()
     with pytest.raises(Forbidden) as exc:
         fb.leave_feedback(actor=org.users["dist-admin"], line_id=sub.pk, text="On behalf")

@@ -128,7 +128,12 @@ def line_out(user: User, line: Line) -> LineOut:
 
 def feedback_out(f: Feedback) -> FeedbackOut:
     return FeedbackOut(
-        id=f.pk, line_id=f.line_id, reply_to=f.reply_to_id, text=f.text, author=f.author.username, created_at=f.created_at
+        id=f.pk,
+        line_id=f.line_id,
+        reply_to=f.reply_to_id,
+        text=f.text,
+        author=f.author.username,
+        created_at=f.created_at,
     )
 
 
@@ -145,7 +150,9 @@ def list_lines(request: HttpRequest, q: Query[LinesQuery]) -> LinesPage:
     user = current_user(request)
     period = sel.parse_period(q.period)
     if period is None:  # the pattern already refuses it; kept for a clear message
-        raise ValidationFailed("period: must be a month (YYYY-MM).", details=[{"where": "period", "why": "not a month"}])
+        raise ValidationFailed(
+            "period: must be a month (YYYY-MM).", details=[{"where": "period", "why": "not a month"}]
+        )
     filters = sel.DetailFilters(
         feedback=q.feedback,
         programs=tuple(q.program),

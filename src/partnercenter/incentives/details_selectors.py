@@ -80,10 +80,16 @@ def product_types_of_period(user: User, period: dt.date) -> list[str]:
     return sorted(set(qs.values_list("product_type", flat=True)))
 
 
+def _asked() -> Exists:
+    return Exists(Feedback.objects.filter(line_id=OuterRef("pk"), reply_to__isnull=True))
+
+
+def _answered() -> Exists:
+    return Exists(Feedback.objects.filter(line_id=OuterRef("pk"), reply_to__isnull=False))
+
+
 def _with_feedback_flags(qs: QuerySet[Line]) -> QuerySet[Line]:
-    asked = Feedback.objects.filter(line_id=OuterRef("pk"), reply_to__isnull=True)
-    answered = Feedback.objects.filter(line_id=OuterRef("pk"), reply_to__isnull=False)
-    return qs.annotate(has_feedback=Exists(asked), has_answer=Exists(answered))
+    return qs.annotate(has_feedback=_asked(), has_answer=_answered())
 
 
 def _text_filters(user: User, qs: QuerySet[Line], f: DetailFilters) -> QuerySet[Line]:
@@ -110,11 +116,11 @@ def detail_lines(user: User, period: dt.date | None, filters: DetailFilters = De
         qs = qs.filter(incentive__program__code__in=list(filters.programs))
     qs = _with_feedback_flags(_text_filters(user, qs, filters))
     if filters.feedback == "with":
-        qs = qs.filter(has_feedback=True)
+        qs = qs.filter(_asked())
     elif filters.feedback == "without":
-        qs = qs.filter(has_feedback=False)
+        qs = qs.filter(~_asked())
     elif filters.feedback == "answered":
-        qs = qs.filter(has_answer=True)
+        qs = qs.filter(_answered())
     return qs.select_related("incentive", "incentive__program", "incentive__partner", "customer").order_by(
         "incentive__number", "customer__account_id", "order_id", "product_type", "pk"
     )
@@ -197,4 +203,3 @@ def parse_period(text: str) -> dt.date | None:
         return dt.date.fromisoformat(f"{text}-01")
     except ValueError:
         return None
-

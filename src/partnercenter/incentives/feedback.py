@@ -107,4 +107,3 @@ def answer_feedback(*, actor: User, feedback_id: Any, text: Any) -> Feedback:
             answer=answer.pk,
         )
     return answer
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
 
 from partnercenter.accounts.models import AuditEntry
 from partnercenter.core import clock
@@ -13,6 +14,7 @@ from partnercenter.core.errors import Conflict, Forbidden, NotFound, ValidationF
 from partnercenter.incentives import feedback as fb
 from partnercenter.incentives.models import Feedback
 from tests.incentive_fixtures import JAN, Incentives, incentive, make_incentives
+from tests.test_billing_concurrency import _parallel
 
 NOW = dt.datetime(2026, 2, 10, 4, 0, tzinfo=dt.UTC)
 
@@ -140,3 +142,17 @@ def test_distributor_views_but_cannot_dispute_its_sub_resellers_line(org, inc):
     assert exc.value.code == "feedback_forbidden" and written() == []
     fb.leave_feedback(actor=org.users["sub1-finance"], line_id=sub.pk, text="Our own")
     assert written() == [("Our own", None, "sub1-finance")]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite: BEGIN IMMEDIATE serialises all writers")
+@pytest.mark.django_db(transaction=True)
+def test_the_same_key_sent_at_once_records_one_entry(org, line):
+    user = org.users["sp-a-finance"]
+    ids: list[int] = []
+
+    def send() -> None:
+        ids.append(fb.leave_feedback(actor=user, line_id=line.pk, text="Twice?", idempotency_key="race").pk)
+
+    assert _parallel(*(send for _ in range(6))) == []
+    assert len(set(ids)) == 1 and len(ids) == 6
+    assert written() == [("Twice?", None, "sp-a-finance")]

@@ -15,10 +15,12 @@ import csv
 import datetime as dt
 import faulthandler
 import io
+import os
 import signal
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -205,6 +207,9 @@ def test_seed_003_viewing_and_exporting_incentive_details(page: Page, org, live_
         inside_viewport(page, page.get_by_test_id("export"))
         inside_viewport(page, page.get_by_test_id("export-menu"))
         assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+        if shots := os.environ.get("PARTNERCENTER_LAYOUT_SCREENSHOTS", ""):
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(shots) / "incentive-details-en.png"))
 
     # -- the files: exactly the lines' figures, names anonymized -------------------------------------
     by_period = list(csv.reader(io.StringIO(files["incentive_details_by_period"].decode("utf-8-sig"))))

@@ -17,6 +17,7 @@ from partnercenter.core import clock
 from partnercenter.core.errors import NotFound
 from partnercenter.core.masking import mask_name
 from partnercenter.core.money import ZERO
+from partnercenter.partners.models import AssociationType
 
 from .models import Estimate, Incentive, IncentiveKind, Line, Program, Rate, State, Transition
 
@@ -87,6 +88,14 @@ class SummaryRow:
     @property
     def period_label(self) -> str:
         return period_label(self.period_start, self.period_end)
+
+    @property
+    def association_label(self) -> str:
+        return association_label(self.association_type)
+
+
+def association_label(value: str) -> str:
+    return str(AssociationType(value).label) if value in AssociationType.values else value
 
 
 def period_label(start: dt.date, end: dt.date) -> str:

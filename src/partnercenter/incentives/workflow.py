@@ -219,9 +219,9 @@ def approve(*, actor: User, number: str, idempotency_key: str = "") -> Incentive
     """A platform operator approves an incentive in Issuing: it is Issued, valid from now (I8).
     403 ``approve_forbidden`` for anyone else; 409 ``not_issuing`` otherwise."""
     key = _clean_key(idempotency_key)
+    inc = sel.get_incentive(actor, number)
     if not sel.may_approve(actor):
         raise Forbidden(_("Only a platform operator may approve incentives."), code="approve_forbidden")
-    inc = sel.get_incentive(actor, number)
     with transaction.atomic():
         partner = _lock(inc.partner_id)
         if _earlier(APPROVE_ACTION, partner.pk, key, number) is not None:

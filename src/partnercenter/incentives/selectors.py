@@ -179,7 +179,7 @@ def _incentive_row(user: User, inc: Incentive) -> SummaryRow:
         state=inc.state,
         deadline=inc.deadline,
         incentive=inc,
-        may_confirm=may_confirm(user, inc),
+        may_confirm=inc.state == State.PENDING and may_confirm(user, inc),
     )
 
 

@@ -245,7 +245,7 @@ def test_pages_in_chinese(org, made):
     page = text(c.get(BASE))
     assert "激励管理" in page and "确认账单" in page and "待确认" in page
     dialog = text(c.get(BASE + "INC-202601-000001/confirm/"))
-    assert "对账周期" in dialog and "确定" in dialog and "经销" in dialog
+    assert "对账周期" in dialog and "确定" in dialog and "代售" in dialog
     with clock.frozen_at(dt.datetime(2026, 2, 10, tzinfo=dt.UTC)):
         r = c.post(BASE + "INC-202601-000001/confirm/", {"form_key": "k"})
     assert "激励对账成功" in text(c.get(r["Location"]))

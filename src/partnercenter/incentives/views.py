@@ -77,6 +77,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "show_partner": ids is None or len(ids) > 1,
         "may_approve": sel.may_approve(user),
         "here": request.get_full_path(),
+        "index_url": reverse("incentives:index"),
     }
     return render(request, "incentives/index.html", context, status=400 if problems else 200)
 

@@ -96,7 +96,9 @@ def _dialog(request: HttpRequest, number: str, error: DomainError | None = None)
         "next": _back(request),
         "error": error.message if error else "",
     }
-    template = "incentives/_confirm_dialog.html" if request.headers.get("HX-Request") else "incentives/confirm.html"
+    template = (
+        "incentives/_confirm_dialog.html" if request.headers.get("HX-Request") else "incentives/_confirm_page.html"
+    )
     status = error.status if error else 200
     return render(request, template, context, status=status)
 

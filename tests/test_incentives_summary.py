@@ -251,3 +251,23 @@ def test_pages_in_chinese(org, made):
     assert "激励对账成功" in text(c.get(r["Location"]))
     detail = text(c.get(BASE + "INC-202601-000001/"))
     assert "激励政策" in detail and "激励计算" in detail and "由合作伙伴确认" in detail
+
+
+def test_the_summary_pages_by_twenty(org, made):
+    for i in range(25):
+        incentive(
+            made.cloud,
+            "sp-b",
+            org,
+            period=dt.date(2023 + i // 12, 1 + i % 12, 1),
+            number=f"INC-{2023 + i // 12}{1 + i % 12:02d}-000001",
+            lines=[("b1", f"O{i}", "Compute", "10", "0.1")],
+            state=State.ISSUED,
+        )
+    c = as_user(org, "sp-b-finance")
+    first, second = c.get(BASE), c.get(BASE, {"page": 2})
+    assert (len(rows(first)), len(rows(second))) == (20, 6)
+    assert "26 incentives · page 1 of 2" in text(first) and "26 incentives · page 2 of 2" in text(second)
+    assert list(rows(first))[0] == "INC-202601-000003"
+    assert set(rows(first)).isdisjoint(rows(second))
+    assert "共 26 条激励" in text(as_user(org, "sp-b-finance", "zh-hans").get(BASE))

@@ -185,14 +185,9 @@ def _filters(q: IncentivesQuery) -> sel.Filters:
     "period are at `/estimates`. Bad filters are 422.",
 )
 def list_incentives(request: HttpRequest, q: Query[IncentivesQuery]) -> IncentivesPage:
-    user = current_user(request)
-    rows = [r for r in sel.summary_rows(user, _filters(q)) if r.incentive is not None]
-    items = [
-        incentive_out(r.incentive, frozen=r.frozen, may_confirm=r.may_confirm)
-        for r in rows[q.offset : q.offset + q.limit]
-        if r.incentive is not None
-    ]
-    return IncentivesPage(total=len(rows), limit=q.limit, offset=q.offset, items=items)
+    total, rows = sel.summary_page(current_user(request), _filters(q), offset=q.offset, limit=q.limit, estimates=False)
+    items = [incentive_out(r.incentive, frozen=r.frozen, may_confirm=r.may_confirm) for r in rows if r.incentive]
+    return IncentivesPage(total=total, limit=q.limit, offset=q.offset, items=items)
 
 
 @router.get(

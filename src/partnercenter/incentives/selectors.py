@@ -183,16 +183,28 @@ def _incentive_row(user: User, inc: Incentive) -> SummaryRow:
     )
 
 
-def summary_rows(user: User, f: Filters) -> list[SummaryRow]:
-    """The Summary: the estimates of the current period first (state Estimated), then the
-    incentives, newest period first; a pending row carries why its period is frozen (I9)."""
+def summary_page(
+    user: User, f: Filters, *, offset: int = 0, limit: int = 50, estimates: bool = True
+) -> tuple[int, list[SummaryRow]]:
+    """One page of the Summary and the count of all its rows: the estimates of the current
+    period first (state Estimated), then the incentives, newest period first. A pending row
+    carries why its period is frozen (I9), computed for the page's rows only."""
+    shown = (
+        [_estimate_row(e) for e in latest_estimates(user, f)] if estimates and f.state in ("", State.ESTIMATED) else []
+    )
+    qs = _filtered(user, f) if f.state != State.ESTIMATED else Incentive.objects.none()
+    total = len(shown) + qs.count()
+    rows = shown[offset : offset + limit]
+    start = max(0, offset - len(shown))
+    if limit > len(rows):
+        rows += [_incentive_row(user, inc) for inc in qs[start : start + limit - len(rows)]]
+    _mark_frozen(rows)
+    return total, rows
+
+
+def _mark_frozen(rows: list[SummaryRow]) -> None:
     from . import workflow  # workflow imports these selectors
 
-    rows: list[SummaryRow] = []
-    if f.state in ("", State.ESTIMATED):
-        rows += [_estimate_row(e) for e in latest_estimates(user, f)]
-    if f.state != State.ESTIMATED:
-        rows += [_incentive_row(user, inc) for inc in _filtered(user, f)]
     reasons: dict[tuple[int, dt.date], str | None] = {}
     for r in rows:
         if r.state == State.PENDING and r.incentive is not None:
@@ -200,7 +212,6 @@ def summary_rows(user: User, f: Filters) -> list[SummaryRow]:
             if key not in reasons:
                 reasons[key] = workflow.frozen_reason(r.incentive.partner, r.period_start, r.period_end)
             r.frozen = reasons[key]
-    return rows
 
 
 def periods_for(user: User) -> list[dt.date]:

@@ -12,11 +12,13 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, re_path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from partnercenter import scoping
@@ -30,6 +32,7 @@ from .models import State
 
 PERIOD = re.compile(r"20\d{2}-(0[1-9]|1[0-2])")
 NUMBER = r"(?P<number>INC-\d{6}-\d{6})"
+PAGE_SIZE = 20
 
 
 def _filters(request: HttpRequest) -> tuple[sel.Filters, list[str]]:
@@ -65,11 +68,16 @@ def index(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     f, problems = _filters(request)
     ids = scoping.partner_ids_for(user)
+    total, _rows = sel.summary_page(user, f, limit=0)
+    page = Paginator(range(total), PAGE_SIZE).get_page(request.GET.get("page"))
+    _total, rows = sel.summary_page(user, f, offset=page.start_index() - 1 if total else 0, limit=PAGE_SIZE)
     context: dict[str, Any] = {
         "tab": "summary",
         "filters": f,
         "problems": problems,
-        "rows": sel.summary_rows(user, f),
+        "rows": rows,
+        "page": page,
+        "count_text": ngettext("%(n)d incentive", "%(n)d incentives", total) % {"n": total},
         "states": State.choices,
         "periods": sel.periods_for(user),
         "programs": sel.programs_for(user),

@@ -225,3 +225,28 @@ def test_parallel_confirmations_make_one_transition_each(org):
     assert sorted(outcomes) == ["not_pending"] * 5 + ["ok"]
     for number in ("INC-202601-000001", "INC-202601-000002"):
         assert Transition.objects.filter(incentive__number=number, to_state=State.ISSUING).count() == 1
+
+
+def test_a_pending_negative_incentive_of_the_period_is_confirmed_with_the_earnings(org):
+    from partnercenter.incentives.models import IncentiveKind
+    from tests.incentive_fixtures import incentive
+
+    made = make_incentives(org)
+    incentive(
+        made.market,
+        "sp-a",
+        org,
+        period=JAN,
+        number="INC-202601-000005",
+        lines=[("a3", "CS2512000009", "Security", "-20", "0.1")],
+        kind=IncentiveKind.CLAWBACK,
+        corrects=dt.date(2025, 12, 1),
+    )
+    with clock.frozen_at(BEFORE):
+        done = workflow.confirm_period(actor=org.users["sp-a-finance"], number="INC-202601-000005")
+    assert [(i.number, i.kind, i.amount) for i in done.incentives] == [
+        ("INC-202601-000001", "earning", Decimal("27.00")),
+        ("INC-202601-000002", "earning", Decimal("5.01")),
+        ("INC-202601-000005", "clawback", Decimal("-2.00")),
+    ]
+    assert states("INC-202601-000001", "INC-202601-000002", "INC-202601-000005") == [State.ISSUING] * 3

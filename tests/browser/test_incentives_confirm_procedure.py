@@ -138,4 +138,5 @@ def chinese(page: Page) -> None:
         ["b1 · B****o", "CS2601000004", "Compute", "300", "3 %", "9.00"]
     ]
     expect(page.get_by_test_id("calculation").get_by_test_id("total")).to_have_text("9.00 USD")
+    assert overflow(page, ["[data-testid=calculation] td.num", "[data-testid=rates] td.num"]) == []
     page.locator("form.lang-switch button[value='en']").click()

@@ -231,7 +231,7 @@ def pending_of_period(incentive: Incentive) -> list[Incentive]:
     qs = Incentive.objects.filter(
         partner_id=incentive.partner_id, period_start=incentive.period_start, state=State.PENDING
     ).select_related("program", "partner")
-    return list(qs.order_by("program__code", "kind", "number"))
+    return list(qs.order_by("number"))
 
 
 # --- one incentive -------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def transition(
 ) -> Transition:
     """Move ``incentive`` from its current state to ``to_state``, or refuse (409) when that is not
     a listed transition or when another writer moved it first (one transition per from-state)."""
-    current = Transition.objects.filter(incentive=incentive).order_by("-at", "-id").values_list("to_state", flat=True)
+    current = Transition.objects.filter(incentive=incentive).order_by("-id").values_list("to_state", flat=True)
     from_state = current.first() or ""
     if TRANSITIONS.get(from_state) != to_state:
         raise TransitionRefused(

@@ -150,7 +150,9 @@ def _plan(partner: Partner, currency: str, numbers: list[str]) -> _Plan:
         _check_one(inc, currency, held)
         positives.append(inc)
     if not positives:
-        raise _invalid("numbers", "no earning", _("Select at least one incentive earning to apply for."), "nothing_selected")
+        raise _invalid(
+            "numbers", "no earning", _("Select at least one incentive earning to apply for."), "nothing_selected"
+        )
     negatives = list(sel.open_incentives(partner, currency).filter(kind=IncentiveKind.CLAWBACK))
     plan = _Plan(sorted(positives, key=lambda i: i.number), negatives)
     if plan.positive_total + plan.negative_total < 0:
@@ -178,9 +180,7 @@ def _next_number(at: dt.datetime) -> str:
     return f"{prefix}{(int(top[-6:]) if top else 0) + 1:06d}"
 
 
-def _create(
-    actor: User, partner: Partner, currency: str, plan: _Plan, key: str, fingerprint: str
-) -> Application:
+def _create(actor: User, partner: Partner, currency: str, plan: _Plan, key: str, fingerprint: str) -> Application:
     at = clock.now()
     for _attempt in range(20):  # another partner may take the day's next number at the same time
         try:
@@ -255,9 +255,7 @@ def _decision_fields(state: Any, payout_method: Any) -> tuple[str, str]:
     return str(state), str(payout_method)
 
 
-def decide(
-    *, actor: User, number: str, state: Any, payout_method: Any = "", remark: Any = ""
-) -> ApplicationDecision:
+def decide(*, actor: User, number: str, state: Any, payout_method: Any = "", remark: Any = "") -> ApplicationDecision:
     """An operator approves (``payout_method`` balance: a top-up of exactly the amount; paid_out:
     recorded only) or rejects an application under review, once (409 ``already_decided``)."""
     if not actor.is_platform_operator:

@@ -95,6 +95,15 @@ class CurrencyPayout:
         return sum((a.incentive.amount for a in self.negatives), money.ZERO)
 
     @property
+    def places(self) -> int:
+        return money.MINOR_UNITS.get(self.currency, 2)
+
+    def total_for(self, selected: set[str]) -> Decimal:
+        """The amount an application of the ``selected`` earnings would have."""
+        chosen = (a.incentive.amount for a in self.positives if a.incentive.number in selected)
+        return self.negative_total + sum(chosen, money.ZERO)
+
+    @property
     def negative_numbers(self) -> list[str]:
         return [a.incentive.number for a in self.negatives]
 

@@ -314,9 +314,9 @@ def test_page_shows_negatives_checked_and_disabled_and_the_total(org, made, now)
     assert r.status_code == 200
     html = r.content.decode()
     assert 'data-tab="payouts"' in html and 'class="active" aria-current="page" data-tab="payouts"' in html
-    assert (
-        'name="numbers" value="INC-202601-000004" checked disabled data-amount="-5"' in html
-    ), "the negative is always selected"
+    assert 'name="numbers" value="INC-202601-000004" checked disabled data-amount="-5"' in html, (
+        "the negative is always selected"
+    )
     assert 'name="numbers" value="INC-202512-000001" data-amount="60"' in html
     assert 'data-testid="total-USD">-5.00<' in html
     assert "incentives/payouts.js" in html and "<script>" not in html
@@ -333,13 +333,21 @@ def test_applying_from_the_page_and_the_refusal_in_it(org, made, now):
     assert 'value="INC-202512-000007" checked data-amount="3.34"' in r.content.decode()
     assert 'data-testid="total-USD">-1.66<' in r.content.decode()
     assert snapshot() == before
-    r = c.post(PAGE + "apply/", {"currency": "USD", "numbers": ["INC-202512-000007", "INC-202512-000001"], "form_key": "f2"})
+    r = c.post(
+        PAGE + "apply/", {"currency": "USD", "numbers": ["INC-202512-000007", "INC-202512-000001"], "form_key": "f2"}
+    )
     assert r.status_code == 302 and r["Location"] == PAGE
-    again = c.post(PAGE + "apply/", {"currency": "USD", "numbers": ["INC-202512-000007", "INC-202512-000001"], "form_key": "f2"})
+    again = c.post(
+        PAGE + "apply/", {"currency": "USD", "numbers": ["INC-202512-000007", "INC-202512-000001"], "form_key": "f2"}
+    )
     assert again.status_code == 302 and Application.objects.count() == 1  # a double submit applies once
     [app] = Application.objects.all()
     assert app.amount == D("58.34")
-    assert [i.incentive.number for i in sel.items(app)] == ["INC-202512-000001", "INC-202512-000007", "INC-202601-000004"]
+    assert [i.incentive.number for i in sel.items(app)] == [
+        "INC-202512-000001",
+        "INC-202512-000007",
+        "INC-202601-000004",
+    ]
     page = text(c.get(PAGE))
     assert "PAY-20260310-000001" in page and "Under review" in page and "58.34" in page
 

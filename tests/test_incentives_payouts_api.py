@@ -61,11 +61,15 @@ def test_applicable_apply_and_read_back(org, made):
             "valid_until": "2027-02-01T00:00:00Z",
         }
     ]
-    assert [(n["number"], n["amount"], n["valid_until"]) for n in usd["negatives"]] == [("INC-202601-000004", "-5", None)]
+    assert [(n["number"], n["amount"], n["valid_until"]) for n in usd["negatives"]] == [
+        ("INC-202601-000004", "-5", None)
+    ]
     r = post(finance, "", {"currency": "USD", "incentives": ["INC-202512-000001"]}, **{"Idempotency-Key": "k-1"})
     assert r.status_code == 201, r.content
     body = r.json()
-    assert {k: body[k] for k in ("number", "partner", "currency", "positive_total", "negative_total", "amount", "state")} == {
+    assert {
+        k: body[k] for k in ("number", "partner", "currency", "positive_total", "negative_total", "amount", "state")
+    } == {
         "number": "PAY-20260310-000001",
         "partner": "sp-a",
         "currency": "USD",

@@ -93,7 +93,11 @@ def test_payout_application_procedure(page: Page, org, live_server) -> None:
         expect(page.get_by_test_id("state-PAY-20260310-000001")).to_have_text("Under review")
         expect(page.get_by_test_id("nothing-applicable")).to_be_visible()
         app = Application.objects.get()
-        assert (app.positive_total, app.negative_total, app.amount) == (Decimal("63.34"), Decimal("-5"), Decimal("58.34"))
+        assert (app.positive_total, app.negative_total, app.amount) == (
+            Decimal("63.34"),
+            Decimal("-5"),
+            Decimal("58.34"),
+        )
         sign_out(page)
 
         # -- an operator approves it into the prepaid balance ------------------------------------

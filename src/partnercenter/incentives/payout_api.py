@@ -5,7 +5,7 @@ strings."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema, Status
@@ -131,7 +131,7 @@ def _applicable_item(a: sel.Applicable) -> ApplicableItemOut:
     )
 
 
-def _summary(app: Application) -> dict[str, object]:
+def _summary(app: Application) -> dict[str, Any]:
     return {
         "number": app.number,
         "partner": app.partner.code,
@@ -189,7 +189,7 @@ def _reload(request: HttpRequest, number: str) -> ApplicationOut:
 def list_applications(request: HttpRequest, q: Query[ListQuery]) -> list[ApplicationSummaryOut]:
     user = current_user(request)
     partner = sel.partner_for(user, q.partner) if q.partner or not user.is_platform_operator else None
-    return [ApplicationSummaryOut(**_summary(a)) for a in sel.applications(user, partner, q.state)]  # type: ignore[arg-type]
+    return [ApplicationSummaryOut(**_summary(a)) for a in sel.applications(user, partner, q.state)]
 
 
 @router.get(
@@ -232,7 +232,11 @@ def apply(request: HttpRequest, body: ApplyIn, idempotency_key: IdempotencyKey =
     user = current_user(request)
     partner = sel.partner_for(user, body.partner, scoping.Purpose.ACT)
     app = payouts.apply(
-        actor=user, partner=partner, currency=body.currency, numbers=body.incentives, idempotency_key=idempotency_key or ""
+        actor=user,
+        partner=partner,
+        currency=body.currency,
+        numbers=body.incentives,
+        idempotency_key=idempotency_key or "",
     )
     return Status(201, _reload(request, app.number))
 
@@ -253,7 +257,7 @@ def get_application(request: HttpRequest, number: str = Path(..., pattern=NUMBER
     response={201: ApplicationOut, **WRITE_ERRORS},
     summary="Approve or reject a payout application (platform operator)",
     description="Once: an approval with `payout_method` `balance` tops up the partner's prepaid balance by exactly "
-    "the amount (a top-up entry \"Incentive payout PAY-…\"), `paid_out` records it paid out; a rejection makes the "
+    'the amount (a top-up entry "Incentive payout PAY-…"), `paid_out` records it paid out; a rejection makes the '
     "incentives applicable again. Already decided is 409 `already_decided`; an approval without a payout method "
     "422; a caller who is not a platform operator 403.",
 )

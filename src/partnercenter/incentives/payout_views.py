@@ -101,7 +101,11 @@ def apply(request: HttpRequest) -> HttpResponse:
     messages.success(
         request,
         _("Payout application %(number)s submitted for %(amount)s %(currency)s; it is under review.")
-        % {"number": app.number, "amount": payouts.payment_services.shown(app.amount, app.currency), "currency": app.currency},
+        % {
+            "number": app.number,
+            "amount": payouts.payment_services.shown(app.amount, app.currency),
+            "currency": app.currency,
+        },
     )
     return redirect(reverse("incentives:payouts") + _query(user, partner))
 

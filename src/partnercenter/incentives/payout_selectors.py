@@ -110,7 +110,8 @@ class CurrencyPayout:
 
 def open_incentives(partner: Partner, currency: str | None = None) -> QuerySet[Incentive]:
     """Issued incentives of ``partner`` in no open application (earnings and clawbacks)."""
-    qs = Incentive.objects.filter(partner=partner, state=State.ISSUED).exclude(pk__in=held_incentive_ids(partner))
+    held = ApplicationItem.objects.filter(OPEN, application__partner=partner).values("incentive_id")
+    qs = Incentive.objects.filter(partner=partner, state=State.ISSUED).exclude(pk__in=held)
     if currency:
         qs = qs.filter(currency=currency)
     return qs.select_related("program").order_by("currency", "period_start", "number")

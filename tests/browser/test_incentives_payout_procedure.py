@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import faulthandler
+import os
 import signal
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -54,6 +56,12 @@ def inside_viewport(locator: Locator) -> None:
     assert box["x"] + box["width"] <= WIDTH and box["y"] + box["height"] <= HEIGHT, box
 
 
+def screenshot(page: Page, name: str) -> None:
+    if shots := os.environ.get("PARTNERCENTER_LAYOUT_SCREENSHOTS", ""):
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / name))
+
+
 def test_payout_application_procedure(page: Page, org, live_server) -> None:
     made = make_incentives(org)
     issued(made, org, "INC-202512-000007", "33.35")  # 3.34 USD, less than the 5.00 negative
@@ -72,6 +80,7 @@ def test_payout_application_procedure(page: Page, org, live_server) -> None:
         for what in (negative, form.get_by_test_id("total-USD"), form.get_by_test_id("apply-USD")):
             inside_viewport(what)
         assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+        screenshot(page, "incentive-payouts-en.png")
 
         # -- too little: the negatives exceed the selection, refused with nothing written -------
         form.locator("input[value='INC-202512-000007']").check()
@@ -91,6 +100,7 @@ def test_payout_application_procedure(page: Page, org, live_server) -> None:
         form.get_by_test_id("apply-USD").click()
         expect(page.locator(".messages")).to_contain_text("PAY-20260310-000001")
         expect(page.get_by_test_id("state-PAY-20260310-000001")).to_have_text("Under review")
+        screenshot(page, "incentive-payouts-applied-en.png")
         expect(page.get_by_test_id("nothing-applicable")).to_be_visible()
         app = Application.objects.get()
         assert (app.positive_total, app.negative_total, app.amount) == (
@@ -104,6 +114,8 @@ def test_payout_application_procedure(page: Page, org, live_server) -> None:
         sign_in(page, "op")
         page.goto("/incentives/payouts/")
         decide = page.get_by_test_id("decide-PAY-20260310-000001")
+        inside_viewport(decide.get_by_role("button", name="Approve"))
+        screenshot(page, "incentive-payouts-review-en.png")
         decide.locator("select[name=payout_method]").select_option("balance")
         decide.get_by_role("button", name="Approve").click()
         expect(page.locator(".messages")).to_contain_text("PAY-20260310-000001: Approved")

@@ -388,3 +388,39 @@ def test_page_in_chinese(org, made, now):
     r = client(org, "sp-a-finance", "zh-hans").get(PAGE)
     assert r.status_code == 200
     assert "负激励" in text(r)
+
+
+def test_distributor_chooses_its_sub_reseller_and_reads_without_applying(org, made, now):
+    incentive(
+        made.cloud,
+        "sub1",
+        org,
+        period=dt.date(2025, 12, 1),
+        number="INC-202512-000009",
+        lines=[("s1", "CS-S1", "Compute", "100", "0.03")],
+        state=State.ISSUED,
+    )
+    dist = client(org, "dist-admin")
+    html = dist.get(PAGE).content.decode()
+    assert '<option value="sub1">SUB1 (sub1)</option>' in html
+    html = dist.get(PAGE + "?partner=sub1").content.decode()
+    assert 'value="INC-202512-000009" data-amount="3" aria-label="INC-202512-000009" disabled' in html
+    assert 'data-testid="apply-USD"' not in html
+    assert 'data-testid="choose-partner"' not in client(org, "sp-a-finance").get(PAGE).content.decode()
+
+
+def test_detail_page_decide_and_chinese(org, made, now):
+    app = apply(org, ["INC-202512-000001"])
+    op = client(org, "op", "zh-hans")
+    r = op.get(f"{PAGE}{app.number}/")
+    assert r.status_code == 200
+    page = text(r)
+    assert "审核中" in page and "55.00 USD" in page and "负激励" in page and "-5.00" in page
+    assert f'action="/incentives/payouts/{app.number}/decide/"' in r.content.decode()
+    r = op.post(f"{PAGE}{app.number}/decide/", {"state": "approved", "payout_method": "paid_out", "remark": "bank"})
+    assert r.status_code == 302 and r["Location"] == f"{PAGE}{app.number}/"
+    page = text(op.get(r["Location"]))
+    assert "已通过" in page
+    assert "已打款" in page and "bank" in page
+    assert "decide/" not in op.get(r["Location"]).content.decode()
+    assert StatementEntry.objects.count() == 0

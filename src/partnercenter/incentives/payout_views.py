@@ -47,6 +47,12 @@ def _may_apply(user: User, partner: Partner | None) -> bool:
     return partner.pk in (scoping.partner_ids_for(user, scoping.Purpose.ACT) or [])
 
 
+def _choosable(user: User) -> list[Partner]:
+    """The partners the user may look at, when there is a choice (operators, distributors)."""
+    partners = list(scoping.partners_for(user).order_by("code"))
+    return partners if len(partners) > 1 else []
+
+
 def _with_state(apps: list[Any]) -> list[dict[str, Any]]:
     return [{"app": a, "state": sel.state_of(a), "label": ApplicationState(sel.state_of(a)).label} for a in apps]
 
@@ -65,7 +71,7 @@ def _context(request: HttpRequest, partner: Partner | None, error: DomainError |
         "may_apply": _may_apply(user, partner),
         "applications": _with_state(sel.applications(user, partner)) if partner is not None else [],
         "review": _with_state(sel.applications(user, state="submitted")) if user.is_platform_operator else [],
-        "partners": scoping.partners_for(user).order_by("code") if user.is_platform_operator else [],
+        "partners": _choosable(user),
         "payout_methods": PayoutMethod.choices,
         "form_key": request.POST.get("form_key") or uuid.uuid4().hex,
         "error": error,

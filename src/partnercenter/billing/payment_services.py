@@ -578,3 +578,45 @@ def refund_negative_bills(bills: list[Bill], at: dt.datetime) -> list[StatementE
             )
         )
     return entries
+
+
+# --- incentive payouts ---------------------------------------------------------------------------
+
+
+def credit_incentive_payout(
+    *, actor: User, partner: Partner, currency: str, amount: Decimal, number: str
+) -> StatementEntry:
+    """An approved incentive payout application (I7) paid into the prepaid balance: a top-up whose
+    remark names the application, written once per application (its number is the key, so a
+    repeat answers the first entry). The caller may already hold the partner lock."""
+    _require_operator(actor)
+    currency = clean_currency(currency)
+    value = clean_amount(amount, currency)
+    key = f"incentive-payout:{number}"
+    fp = _fingerprint(op="incentive_payout", number=number, currency=currency, amount=value)
+    with transaction.atomic():
+        _lock(partner)
+        earlier = _repeat(StatementEntry, partner, key, fp)
+        if earlier is not None:
+            return earlier  # type: ignore[no-any-return]
+        entry = _entry(
+            partner,
+            currency,
+            StatementEntryKind.TOP_UP,
+            value,
+            actor,
+            remark=f"Incentive payout {number}",
+            idempotency_key=key,
+            request_fingerprint=fp,
+        )
+        audit.record(
+            actor,
+            "billing.incentive_payout",
+            partner=partner,
+            target=str(entry.pk),
+            application=number,
+            currency=currency,
+            amount=money.to_str(value),
+            balance_after=money.to_str(entry.balance_after),
+        )
+    return entry

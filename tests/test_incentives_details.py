@@ -16,16 +16,10 @@ from partnercenter.incentives import details_selectors as sel
 from partnercenter.incentives import feedback as fb
 from partnercenter.incentives.models import Feedback
 from tests.incentive_fixtures import JAN, Incentives, incentive, make_incentives
-from tests.incentive_tab_urls import payouts_tab_route
 from tests.test_api import bearer, call
 
 NOW = dt.datetime(2026, 2, 10, 4, 0, tzinfo=dt.UTC)
 URL = "/incentives/details/"
-
-
-@pytest.fixture(autouse=True)
-def _tabs(settings):
-    payouts_tab_route(settings)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from partnercenter.incentives import feedback as fb
 from partnercenter.incentives.models import Line
 from partnercenter.partners.models import Customer
 from tests.incentive_fixtures import Incentives, make_incentives
-from tests.incentive_tab_urls import payouts_tab_route
 from tests.test_export_writers import read_xlsx
 
 NOW = dt.datetime(2026, 2, 10, 4, 0, tzinfo=dt.UTC)
@@ -47,7 +46,6 @@ def inc(org) -> Incentives:
 
 @pytest.fixture(autouse=True)
 def _exports(settings, tmp_path):
-    payouts_tab_route(settings)  # the page the export form returns to has the tab bar
     settings.VAR_DIR = tmp_path
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     with clock.frozen_at(NOW):

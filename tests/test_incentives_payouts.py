@@ -35,28 +35,6 @@ def snapshot() -> dict[str, list]:
     return {m.__name__: list(m.objects.order_by("pk").values()) for m in TABLES}
 
 
-@pytest.fixture(autouse=True)
-def tab_routes():
-    """The tab bar links the Details tab, built separately: until its route is on this branch, a
-    stand-in answers under its name so that the payout pages render."""
-    from django.http import HttpResponse
-    from django.urls import NoReverseMatch, clear_url_caches, path, reverse
-
-    from partnercenter.incentives import urls
-
-    try:
-        reverse("incentives:details")
-    except NoReverseMatch:
-        stand_in = path("details/", lambda request: HttpResponse("Details"), name="details")
-        urls.urlpatterns.append(stand_in)
-        clear_url_caches()
-        yield
-        urls.urlpatterns.remove(stand_in)
-        clear_url_caches()
-    else:
-        yield
-
-
 @pytest.fixture
 def made(org):
     return make_incentives(org)

@@ -34,7 +34,6 @@ from tests.browser.test_expenditure_procedure import exact, xlsx_rows
 from tests.browser.test_navigation import sign_in
 from tests.browser.test_partner_bills_procedure import download, inside_viewport
 from tests.incentive_fixtures import make_incentives
-from tests.incentive_tab_urls import payouts_tab_route
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -95,17 +94,12 @@ def open_details_tab(page: Page) -> None:
     expect(nav.locator(".nav-group-title", has_text="Sales › Incentives")).to_be_visible()
     nav.get_by_role("link", name="Incentive Management", exact=True).click()
     expect(page.locator("h1")).to_contain_text("Incentive Management")
-    tab = page.locator("nav.tabs a[data-tab=details]")
-    if tab.count():  # the Summary page with its tab bar
-        tab.click()
-    else:  # the Summary page is built elsewhere; its tab bar links here
-        page.goto("/incentives/details/")
+    page.locator("nav.tabs a[data-tab=details]").click()
     expect(page.locator("h1")).to_have_text("Incentive details")
 
 
 def test_seed_003_viewing_and_exporting_incentive_details(page: Page, org, live_server, settings, tmp_path) -> None:
     settings.VAR_DIR = tmp_path
-    payouts_tab_route(settings)
     make_incentives(org)
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
     with clock.frozen_at(NOW):

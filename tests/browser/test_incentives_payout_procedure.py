@@ -23,7 +23,7 @@ from partnercenter.core import clock
 from partnercenter.incentives.models import Application
 from tests.browser.test_navigation import sign_in, sign_out
 from tests.incentive_fixtures import make_incentives
-from tests.test_incentives_payouts import issued, tab_routes  # noqa: F401 - the fixture is used by name
+from tests.test_incentives_payouts import issued  # noqa: F401 - the fixture is used by name
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,213 @@
+"""Writes of incentive programs (I1): defining a program with its rates and enrolling partners by
+code or by kind, and a partner leaving a program (which starts the year after which its issued
+incentives expire, I8). Bad input changes nothing: everything is checked before the first write,
+and every problem is reported at once, naming the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from partnercenter.accounts.models import User
+from partnercenter.core import audit, clock
+from partnercenter.core.errors import Conflict, ValidationFailed
+from partnercenter.core.money import InvalidAmount, amount, is_currency
+from partnercenter.partners.models import AssociationType, Partner, PartnerKind
+from partnercenter.usage.models import ServiceType
+
+from . import calculation
+from .models import Enrolment, PeriodKind, Program, Rate
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    """A rate as given: ``rate`` is a fraction (0.05 is 5 %), applying from ``min_base``."""
+
+    rate: Any
+    min_base: Any = "0"
+    product_type: str = ""
+
+
+@dataclass
+class _Checked:
+    rates: list[tuple[str, Decimal, Decimal]]
+    partners: list[Partner]
+
+
+def _check_rates(rates: Sequence[RateSpec], product_types: Sequence[str], errors: dict[str, str]) -> list[Any]:
+    out: list[tuple[str, Decimal, Decimal]] = []
+    for i, spec in enumerate(rates):
+        try:
+            rate, min_base = amount(spec.rate), amount(spec.min_base)
+        except InvalidAmount as exc:
+            errors[f"rates[{i}]"] = f"not an amount: {exc}"
+            continue
+        if not 0 < rate <= 1:
+            errors[f"rates[{i}].rate"] = "a rate is a fraction greater than 0 and at most 1 (0.05 is 5 %)"
+        if min_base < 0:
+            errors[f"rates[{i}].min_base"] = "a tier's minimum base cannot be negative"
+        if product_types and spec.product_type and spec.product_type not in product_types:
+            errors[f"rates[{i}].product_type"] = f"{spec.product_type!r} is not one of the program's product types"
+        if any(pt == spec.product_type and mb == min_base for pt, mb, _ in out):
+            errors[f"rates[{i}]"] = f"a second rate for product type {spec.product_type!r} from {min_base}"
+        out.append((spec.product_type, min_base, rate))
+    if not rates:
+        errors["rates"] = "a program needs at least one rate"
+    covered = {pt for pt, _, _ in out}
+    uncovered = [pt for pt in product_types if pt not in covered] if "" not in covered else []
+    if not product_types and "" not in covered and out:
+        errors["rates"] = "without a list of product types, a rate for every product type ('') is needed"
+    elif uncovered:
+        errors["rates"] = f"no rate for the product type(s) {', '.join(uncovered)} and no rate for every product type"
+    return out
+
+
+def _check_period(period: str, valid_from: dt.date, valid_to: dt.date | None, errors: dict[str, str]) -> None:
+    if period not in PeriodKind.values:
+        errors["period"] = f"must be one of {', '.join(PeriodKind.values)}"
+        return
+    if calculation.period_start(valid_from, period) != valid_from:
+        errors["valid_from"] = f"must be the first day of a {period} period, not {valid_from.isoformat()}"
+    if valid_to is not None:
+        last_day = calculation.period_end(calculation.period_start(valid_to, period), period) - dt.timedelta(days=1)
+        if valid_to != last_day:
+            errors["valid_to"] = f"must be the last day of a {period} period, not {valid_to.isoformat()}"
+        elif valid_to < valid_from:
+            errors["valid_to"] = "must not be before valid_from"
+
+
+def _check_partners(codes: Iterable[str], kinds: Iterable[str], errors: dict[str, str]) -> list[Partner]:
+    codes, kinds = list(codes), list(kinds)
+    bad_kinds = [k for k in kinds if k not in PartnerKind.values]
+    if bad_kinds:
+        errors["partner_kinds"] = f"unknown partner kind(s): {', '.join(bad_kinds)}"
+    found = {p.code: p for p in Partner.objects.filter(code__in=codes)}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        errors["partner_codes"] = f"no partner with the code(s) {', '.join(missing)}"
+    by_kind = list(Partner.objects.filter(kind__in=kinds)) if kinds and not bad_kinds else []
+    chosen = {p.pk: p for p in [*found.values(), *by_kind]}
+    return [chosen[pk] for pk in sorted(chosen)]
+
+
+def _check(fields: dict[str, Any], rates: Sequence[RateSpec], codes: Iterable[str]) -> _Checked:
+    errors: dict[str, str] = {}
+    code, name = fields["code"], fields["name"].strip()
+    if not code or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in code):
+        errors["code"] = "letters, digits, - and _ only"
+    elif Program.objects.filter(code=code).exists():
+        errors["code"] = f"a program with the code {code!r} exists already"
+    if not name:
+        errors["name"] = "a program needs a name"
+    if not is_currency(fields["currency"]):
+        errors["currency"] = f"{fields['currency']!r} is not an ISO 4217 currency code"
+    if fields["association_type"] not in AssociationType.values:
+        errors["association_type"] = f"must be one of {', '.join(AssociationType.values)}"
+    bad = [s for s in fields["service_types"] if s not in ServiceType.values]
+    if bad:
+        errors["service_types"] = f"unknown service type(s): {', '.join(bad)}"
+    if not 0 <= fields["confirmation_days"] <= 90:
+        errors["confirmation_days"] = "between 0 and 90 days"
+    _check_period(fields["period"], fields["valid_from"], fields["valid_to"], errors)
+    checked_rates = _check_rates(rates, fields["product_types"], errors)
+    partners = _check_partners(codes, fields["partner_kinds"], errors)
+    if errors:
+        raise ValidationFailed(f"The incentive program {code or '(no code)'} is not valid.", details=errors)
+    return _Checked(checked_rates, partners)
+
+
+def create_program(
+    *,
+    code: str,
+    name: str,
+    period: str,
+    currency: str,
+    association_type: str,
+    rates: Sequence[RateSpec],
+    valid_from: dt.date,
+    valid_to: dt.date | None = None,
+    description: str = "",
+    service_types: Sequence[str] = (),
+    product_types: Sequence[str] = (),
+    partner_codes: Iterable[str] = (),
+    partner_kinds: Sequence[str] = (),
+    confirmation_days: int = 10,
+    actor: User | None = None,
+) -> Program:
+    """Define a program with its rates, and enrol the partners named by ``partner_codes`` and
+    every partner of the kinds ``partner_kinds`` from now on. Raises ValidationFailed (with every
+    problem by field) and writes nothing when any input is wrong."""
+    fields = {
+        "code": code,
+        "name": name,
+        "description": description,
+        "period": period,
+        "currency": currency,
+        "association_type": association_type,
+        "service_types": list(service_types),
+        "product_types": list(product_types),
+        "partner_kinds": list(partner_kinds),
+        "confirmation_days": confirmation_days,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+    }
+    checked = _check(fields, rates, partner_codes)
+    at = clock.now()
+    with transaction.atomic():
+        program = Program.objects.create(**fields, created_at=at, created_by=actor if actor and actor.pk else None)
+        Rate.objects.bulk_create(Rate(program=program, product_type=p, min_base=m, rate=r) for p, m, r in checked.rates)
+        Enrolment.objects.bulk_create(Enrolment(program=program, partner=p, joined_at=at) for p in checked.partners)
+        audit.record(
+            actor,
+            "incentives.create_program",
+            target=code,
+            rates=[[p, str(m), str(r)] for p, m, r in checked.rates],
+            partners=[p.code for p in checked.partners],
+        )
+    return program
+
+
+def enrol(program: Program, partner_codes: Iterable[str], *, actor: User | None = None) -> list[Enrolment]:
+    """Enrol the partners ``partner_codes`` in ``program`` from now on; those enrolled already
+    are left as they are. Unknown codes change nothing."""
+    errors: dict[str, str] = {}
+    partners = _check_partners(partner_codes, [], errors)
+    if errors:
+        raise ValidationFailed(f"Cannot enrol in {program.code}.", details=errors)
+    at = clock.now()
+    with transaction.atomic():
+        current = set(
+            Enrolment.objects.filter(program=program, left_at__isnull=True).values_list("partner_id", flat=True)
+        )
+        made = Enrolment.objects.bulk_create(
+            Enrolment(program=program, partner=p, joined_at=at) for p in partners if p.pk not in current
+        )
+        for row in made:
+            audit.record(actor, "incentives.enrol", partner=row.partner, target=program.code)
+    return made
+
+
+def leave(program: Program, partner: Partner, at: dt.datetime | None = None, *, actor: User | None = None) -> Enrolment:
+    """The partner leaves ``program`` at ``at`` (now by default): its open enrolment ends there.
+    Raises Conflict when it is not enrolled, ValidationFailed when ``at`` is before it joined."""
+    at = at or clock.now()
+    with transaction.atomic():
+        Partner.objects.select_for_update().get(pk=partner.pk)
+        enrolment = Enrolment.objects.filter(program=program, partner=partner, left_at__isnull=True).first()
+        if enrolment is None:
+            raise Conflict(f"{partner.code} is not enrolled in {program.code}.", code="not_enrolled")
+        if at <= enrolment.joined_at:
+            raise ValidationFailed(
+                f"{partner.code} cannot leave {program.code} at {at.isoformat()}: "
+                f"it joined at {enrolment.joined_at.isoformat()}.",
+                details={"at": "must be after the partner joined"},
+            )
+        Enrolment.objects.filter(pk=enrolment.pk).update(left_at=at)
+        enrolment.left_at = at
+        audit.record(actor, "incentives.leave", partner=partner, target=program.code, left_at=at.isoformat())
+    return enrolment

@@ -42,7 +42,7 @@ FIXED_COLUMNS = (
     "through_line_item_id",
 )
 MESSAGE = "generated incentives and their lines, transitions, feedback, estimates and payout decisions are immutable"
-INCENTIVE_MESSAGE = "an incentive's figures are immutable: only its state and issued_at change"
+INCENTIVE_MESSAGE = "incentives are immutable but for their state and issued_at"
 
 
 def _sqlite_create() -> list[str]:
@@ -115,7 +115,10 @@ def drop_sql(vendor: str) -> list[str]:
     return (
         [f"DROP TRIGGER IF EXISTS {INCENTIVE_TABLE}_immutable_{op} ON {INCENTIVE_TABLE}" for op in ("update", "delete")]
         + [f"DROP TRIGGER IF EXISTS {t}_immutable ON {t}" for t in APPEND_ONLY_TABLES]
-        + ["DROP FUNCTION IF EXISTS incentives_refuse_incentive_edit()", "DROP FUNCTION IF EXISTS incentives_refuse_change()"]
+        + [
+            "DROP FUNCTION IF EXISTS incentives_refuse_incentive_edit()",
+            "DROP FUNCTION IF EXISTS incentives_refuse_change()",
+        ]
     )
 
 

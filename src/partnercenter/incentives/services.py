@@ -344,4 +344,3 @@ def catch_up(at: dt.datetime | None = None, *, force_estimates: bool = False) ->
         incentives += len(generate_period(program, start, at=at))
         periods.append((program.code, start))
     return CatchUp(periods, incentives, refresh_estimates(at, force=force_estimates))
-

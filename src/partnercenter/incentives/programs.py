@@ -83,41 +83,58 @@ def _check_period(period: str, valid_from: dt.date, valid_to: dt.date | None, er
 
 def _check_partners(codes: Iterable[str], kinds: Iterable[str], errors: dict[str, str]) -> list[Partner]:
     codes, kinds = list(codes), list(kinds)
-    bad_kinds = [k for k in kinds if k not in PartnerKind.values]
-    if bad_kinds:
-        errors["partner_kinds"] = f"unknown partner kind(s): {', '.join(bad_kinds)}"
     found = {p.code: p for p in Partner.objects.filter(code__in=codes)}
     missing = [c for c in codes if c not in found]
     if missing:
         errors["partner_codes"] = f"no partner with the code(s) {', '.join(missing)}"
-    by_kind = list(Partner.objects.filter(kind__in=kinds)) if kinds and not bad_kinds else []
+    by_kind = list(Partner.objects.filter(kind__in=kinds)) if kinds else []
     chosen = {p.pk: p for p in [*found.values(), *by_kind]}
     return [chosen[pk] for pk in sorted(chosen)]
 
 
-def _check(fields: dict[str, Any], rates: Sequence[RateSpec], codes: Iterable[str]) -> _Checked:
+def check_definition(fields: dict[str, Any], program_pk: int | None = None) -> dict[str, str]:
+    """The problems of a program's fields (not its rates or partners), by field name; empty when
+    it is valid. ``program_pk`` is the program being changed, if any (its own code is not taken)."""
     errors: dict[str, str] = {}
-    code, name = fields["code"], fields["name"].strip()
+    code, name = fields["code"] or "", (fields["name"] or "").strip()
     if not code or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in code):
         errors["code"] = "letters, digits, - and _ only"
-    elif Program.objects.filter(code=code).exists():
+    elif Program.objects.filter(code=code).exclude(pk=program_pk or 0).exists():
         errors["code"] = f"a program with the code {code!r} exists already"
     if not name:
         errors["name"] = "a program needs a name"
-    if not is_currency(fields["currency"]):
+    if not is_currency(fields["currency"] or ""):
         errors["currency"] = f"{fields['currency']!r} is not an ISO 4217 currency code"
     if fields["association_type"] not in AssociationType.values:
         errors["association_type"] = f"must be one of {', '.join(AssociationType.values)}"
-    bad = [s for s in fields["service_types"] if s not in ServiceType.values]
+    bad = [s for s in fields["service_types"] or [] if s not in ServiceType.values]
     if bad:
-        errors["service_types"] = f"unknown service type(s): {', '.join(bad)}"
-    if not 0 <= fields["confirmation_days"] <= 90:
+        errors["service_types"] = f"unknown service type(s): {', '.join(map(str, bad))}"
+    bad = [k for k in fields["partner_kinds"] or [] if k not in PartnerKind.values]
+    if bad:
+        errors["partner_kinds"] = f"unknown partner kind(s): {', '.join(map(str, bad))}"
+    if not 0 <= (fields["confirmation_days"] or 0) <= 90:
         errors["confirmation_days"] = "between 0 and 90 days"
-    _check_period(fields["period"], fields["valid_from"], fields["valid_to"], errors)
+    if fields["valid_from"] is None:
+        errors["valid_from"] = "a program needs its first day"
+    else:
+        _check_period(fields["period"], fields["valid_from"], fields["valid_to"], errors)
+    return errors
+
+
+def check_rates(rates: Sequence[RateSpec], product_types: Sequence[str]) -> dict[str, str]:
+    """The problems of a program's rates, by ``rates[i].field``; empty when they are valid."""
+    errors: dict[str, str] = {}
+    _check_rates(rates, product_types, errors)
+    return errors
+
+
+def _check(fields: dict[str, Any], rates: Sequence[RateSpec], codes: Iterable[str]) -> _Checked:
+    errors = check_definition(fields)
     checked_rates = _check_rates(rates, fields["product_types"], errors)
-    partners = _check_partners(codes, fields["partner_kinds"], errors)
+    partners = _check_partners(codes, [] if "partner_kinds" in errors else fields["partner_kinds"], errors)
     if errors:
-        raise ValidationFailed(f"The incentive program {code or '(no code)'} is not valid.", details=errors)
+        raise ValidationFailed(f"The incentive program {fields['code'] or '(no code)'} is not valid.", details=errors)
     return _Checked(checked_rates, partners)
 
 

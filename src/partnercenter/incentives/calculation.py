@@ -56,7 +56,7 @@ def choose_rate(rates: Iterable[RateRow], product_type: str, period_base: Decima
 # ---- the reconciliation calendar (billing time zone) ------------------------------------------
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
 
@@ -74,7 +74,7 @@ def period_start(day: dt.date, kind: str) -> dt.date:
 
 def period_end(start: dt.date, kind: str) -> dt.date:
     """The first day after the period starting on ``start``."""
-    return _add_months(start, period_months(kind))
+    return add_months(start, period_months(kind))
 
 
 def next_period(start: dt.date, kind: str) -> dt.date:

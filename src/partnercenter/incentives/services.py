@@ -335,12 +335,19 @@ class CatchUp:
     estimates: int
 
 
-def catch_up(at: dt.datetime | None = None, *, force_estimates: bool = False) -> CatchUp:
-    """Generate every due period not generated yet, oldest first, then refresh the current
-    period's estimates if they are not from today. Idempotent."""
-    at = at or clock.now()
+def generate_due(at: dt.datetime) -> tuple[list[tuple[str, dt.date]], int]:
+    """Generate every due period not generated yet, oldest first: the (program code, period
+    start) pairs generated and the number of incentives written."""
     periods, incentives = [], 0
     for program, start in periods_due(at):
         incentives += len(generate_period(program, start, at=at))
         periods.append((program.code, start))
+    return periods, incentives
+
+
+def catch_up(at: dt.datetime | None = None, *, force_estimates: bool = False) -> CatchUp:
+    """Generate every due period not generated yet, oldest first, then refresh the current
+    period's estimates if they are not from today. Idempotent."""
+    at = at or clock.now()
+    periods, incentives = generate_due(at)
     return CatchUp(periods, incentives, refresh_estimates(at, force=force_estimates))

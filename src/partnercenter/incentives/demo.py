@@ -139,9 +139,11 @@ def _settle(group: list[Incentive], admin: Callable[[int], User | None], operato
 
 
 def _groups(incentives: list[Incentive]) -> list[list[Incentive]]:
-    by: dict[tuple[int, dt.date], list[Incentive]] = {}
+    """A partner's incentives of one period start that were generated together: a quarter and
+    the month it starts with share their start but are generated months apart."""
+    by: dict[tuple[int, dt.date, dt.datetime], list[Incentive]] = {}
     for incentive in incentives:
-        by.setdefault((incentive.partner_id, incentive.period_start), []).append(incentive)
+        by.setdefault((incentive.partner_id, incentive.period_start, incentive.generated_at), []).append(incentive)
     return list(by.values())
 
 

@@ -287,3 +287,12 @@ def test_leaving_a_program(org):
 def test_decimal_rates_are_kept_exactly(org):
     p = program("p1", [RateSpec("0.0125"), RateSpec(Decimal("0.015"), min_base="1000.5")])
     assert list(p.rates.values_list("min_base", "rate")) == [(d("0"), d("0.0125")), (d("1000.5"), d("0.015"))]
+
+
+def test_a_refund_booked_under_another_product_type_is_taken_back_at_the_orders_rate(march):
+    services.catch_up(DUE)
+    ingest([rec("A9", "a1", "-40", on(9, 4), product="Storage", order="O4")], on(2, month=5))
+    services.catch_up(MAY_DUE)
+    # O4 earned in March as Compute at 5 %; Storage's own rate (2 %) does not apply to it.
+    assert lines(get("cloud", "sp-a", APRIL, "clawback")) == [("a1", "O4", "Storage", d("-40"), d("0.05"), d("-2.00"))]
+    assert lines(get("cloud", "sp-a", APRIL)) == [("a1", "", "Compute", d("11"), d("0.03"), d("0.33"))]

@@ -98,15 +98,17 @@ def _invariants() -> None:
 
 
 def _clawbacks_take_back_what_earned() -> None:
-    earned = {
-        (line.incentive.partner_id, line.order_id, line.product_type): line.rate
-        for line in Line.objects.filter(incentive__period_start=FEB, incentive__kind="earning").select_related(
-            "incentive"
-        )
-    }
+    """At the rate of the earlier line of the same order and product type, else of the order's
+    latest earlier line (a refund booked under another product type than the purchase)."""
+    earned: dict[tuple[object, ...], Decimal] = {}
+    for line in Line.objects.filter(incentive__period_start=FEB, incentive__kind="earning").order_by("pk"):
+        partner = line.incentive.partner_id
+        earned[(partner, line.order_id)] = earned[(partner, line.order_id, line.product_type)] = line.rate
     for line in Line.objects.filter(incentive__kind="clawback").select_related("incentive"):
         assert line.incentive.period_start == MARCH and line.corrects_period == FEB and line.order_id
-        assert earned[(line.incentive.partner_id, line.order_id, line.product_type)] == line.rate
+        partner = line.incentive.partner_id
+        rate = earned.get((partner, line.order_id, line.product_type)) or earned[(partner, line.order_id)]
+        assert rate == line.rate
 
 
 def _snapshot() -> tuple[list[dict[str, object]], list[dict[str, object]]]:

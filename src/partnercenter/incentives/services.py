@@ -295,37 +295,41 @@ def periods_due(at: dt.datetime) -> list[tuple[Program, dt.date]]:
 def refresh_estimates(at: dt.datetime | None = None, *, force: bool = False) -> int:
     """The current period so far per program, enrolled partner and currency (state Estimated), as
     new :class:`Estimate` rows: at most once per day (billing time zone), or now with ``force``.
-    Returns the rows written."""
+    Returns the rows written. Under the ingestion lock, so two workers refresh once."""
     at = at or clock.now()
     today = clock.billing_date(at)
-    if not force and Estimate.objects.filter(computed_at__gte=clock.start_of_day(today)).exists():
-        return 0
-    as_of = min(at, freshness.complete_until() or at)
-    rows = []
-    for program in Program.objects.order_by("code"):
-        start = calculation.period_start(today, program.period)
-        if start not in program_periods(program, today):
-            continue
-        end = calculation.period_end(start, program.period)
-        for draft in plan(program, start):
-            if draft.kind != IncentiveKind.EARNING:
-                continue
-            rows.append(
-                Estimate(
-                    program=program,
-                    partner_id=draft.partner_id,
-                    period_start=start,
-                    period_end=end,
-                    currency=program.currency,
-                    base_amount=draft.base,
-                    amount=draft.amount,
-                    line_count=len(draft.lines),
-                    as_of=as_of,
-                    computed_at=at,
-                )
-            )
-    Estimate.objects.bulk_create(rows)
+    with transaction.atomic():
+        usage.hold_ledger_still()
+        if not force and Estimate.objects.filter(computed_at__gte=clock.start_of_day(today)).exists():
+            return 0
+        as_of = min(at, freshness.complete_until() or at)
+        rows = []
+        for program in Program.objects.order_by("code"):
+            start = calculation.period_start(today, program.period)
+            if start in program_periods(program, today):
+                rows += _estimates(program, start, as_of, at)
+        Estimate.objects.bulk_create(rows)
     return len(rows)
+
+
+def _estimates(program: Program, start: dt.date, as_of: dt.datetime, at: dt.datetime) -> list[Estimate]:
+    end = calculation.period_end(start, program.period)
+    return [
+        Estimate(
+            program=program,
+            partner_id=draft.partner_id,
+            period_start=start,
+            period_end=end,
+            currency=program.currency,
+            base_amount=draft.base,
+            amount=draft.amount,
+            line_count=len(draft.lines),
+            as_of=as_of,
+            computed_at=at,
+        )
+        for draft in plan(program, start)
+        if draft.kind == IncentiveKind.EARNING
+    ]
 
 
 @dataclass(frozen=True)

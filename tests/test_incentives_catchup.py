@@ -127,12 +127,41 @@ def test_the_database_refuses_edits_of_generated_incentives(ledger):
         Line.objects.filter(pk=line.pk).update(amount=d("1"))
     with pytest.raises(DatabaseError), transaction.atomic():
         Estimate.objects.update(amount=d("1"))
+    _refuse_feedback_and_payout_edits(ledger, sp_a, line)
     # Its state changes, and issued_at with it, only through the recorded transitions.
     workflow.transition(sp_a, "issuing", at=DUE + dt.timedelta(days=1))
     workflow.transition(sp_a, "issued", at=DUE + dt.timedelta(days=2))
     sp_a.refresh_from_db()
     assert (sp_a.state, sp_a.issued_at, sp_a.amount) == ("issued", DUE + dt.timedelta(days=2), d("10"))
     assert Transition.objects.filter(incentive=sp_a).count() == 3
+
+
+def _refuse_feedback_and_payout_edits(org, incentive: Incentive, line: Line) -> None:
+    from partnercenter.incentives.models import Application, ApplicationDecision, ApplicationItem, Feedback
+
+    user = org.users["sp-a-admin"]
+    feedback = Feedback.objects.create(line=line, text="the base looks high", author=user, created_at=DUE)
+    application = Application.objects.create(
+        number="PAY-20260501-000001",
+        partner=incentive.partner,
+        currency="USD",
+        positive_total=d("10"),
+        negative_total=d("0"),
+        amount=d("10"),
+        created_at=DUE,
+        created_by=user,
+    )
+    item = ApplicationItem.objects.create(application=application, incentive=incentive, amount=d("10"))
+    decision = ApplicationDecision.objects.create(
+        application=application, state="rejected", decided_at=DUE, decided_by=org.users["op"]
+    )
+    for table, pk in [
+        ("incentives_feedback", feedback.pk),
+        ("incentives_applicationitem", item.pk),
+        ("incentives_applicationdecision", decision.pk),
+    ]:
+        _refused(f"UPDATE {table} SET id = id WHERE id = %s", [pk])  # noqa: S608
+        _refused(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608
 
 
 @pytest.mark.django_db(transaction=True)

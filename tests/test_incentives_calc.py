@@ -296,3 +296,12 @@ def test_a_refund_booked_under_another_product_type_is_taken_back_at_the_orders_
     # O4 earned in March as Compute at 5 %; Storage's own rate (2 %) does not apply to it.
     assert lines(get("cloud", "sp-a", APRIL, "clawback")) == [("a1", "O4", "Storage", d("-40"), d("0.05"), d("-2.00"))]
     assert lines(get("cloud", "sp-a", APRIL)) == [("a1", "", "Compute", d("11"), d("0.03"), d("0.33"))]
+
+
+def test_program_errors_are_translated(org):
+    from django.utils import translation
+
+    with translation.override("zh-hans"), pytest.raises(ValidationFailed) as caught:
+        programs.create_program(**_valid(currency="XYZ", rates=[]))  # type: ignore[arg-type]
+    assert caught.value.message == "激励政策 p1 无效。"
+    assert caught.value.details == {"currency": "XYZ 不是 ISO 4217 币种代码", "rates": "激励政策至少需要一个比例"}

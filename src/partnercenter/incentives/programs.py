@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from partnercenter.accounts.models import User
 from partnercenter.core import audit, clock
@@ -45,40 +46,55 @@ def _check_rates(rates: Sequence[RateSpec], product_types: Sequence[str], errors
         try:
             rate, min_base = amount(spec.rate), amount(spec.min_base)
         except InvalidAmount as exc:
-            errors[f"rates[{i}]"] = f"not an amount: {exc}"
+            errors[f"rates[{i}]"] = _("not an amount: %(why)s") % {"why": exc}
             continue
         if not 0 < rate <= 1:
-            errors[f"rates[{i}].rate"] = "a rate is a fraction greater than 0 and at most 1 (0.05 is 5 %)"
+            errors[f"rates[{i}].rate"] = _("a rate is a fraction greater than 0 and at most 1 (0.05 means 5 percent)")
         if min_base < 0:
-            errors[f"rates[{i}].min_base"] = "a tier's minimum base cannot be negative"
+            errors[f"rates[{i}].min_base"] = _("a tier's minimum base cannot be negative")
         if product_types and spec.product_type and spec.product_type not in product_types:
-            errors[f"rates[{i}].product_type"] = f"{spec.product_type!r} is not one of the program's product types"
+            errors[f"rates[{i}].product_type"] = _("%(type)s is not one of the program's product types") % {
+                "type": spec.product_type
+            }
         if any(pt == spec.product_type and mb == min_base for pt, mb, _ in out):
-            errors[f"rates[{i}]"] = f"a second rate for product type {spec.product_type!r} from {min_base}"
+            errors[f"rates[{i}]"] = _('a second rate for product type "%(type)s" from %(min)s') % {
+                "type": spec.product_type,
+                "min": min_base,
+            }
         out.append((spec.product_type, min_base, rate))
     if not rates:
-        errors["rates"] = "a program needs at least one rate"
+        errors["rates"] = _("a program needs at least one rate")
     covered = {pt for pt, _, _ in out}
     uncovered = [pt for pt in product_types if pt not in covered] if "" not in covered else []
     if not product_types and "" not in covered and out:
-        errors["rates"] = "without a list of product types, a rate for every product type ('') is needed"
+        errors["rates"] = _(
+            "without a list of product types, a rate for every product type (empty product type) is needed"
+        )
     elif uncovered:
-        errors["rates"] = f"no rate for the product type(s) {', '.join(uncovered)} and no rate for every product type"
+        errors["rates"] = _("no rate for the product type(s) %(types)s and no rate for every product type") % {
+            "types": ", ".join(uncovered)
+        }
     return out
 
 
 def _check_period(period: str, valid_from: dt.date, valid_to: dt.date | None, errors: dict[str, str]) -> None:
     if period not in PeriodKind.values:
-        errors["period"] = f"must be one of {', '.join(PeriodKind.values)}"
+        errors["period"] = _("must be one of %(values)s") % {"values": ", ".join(PeriodKind.values)}
         return
     if calculation.period_start(valid_from, period) != valid_from:
-        errors["valid_from"] = f"must be the first day of a {period} period, not {valid_from.isoformat()}"
+        errors["valid_from"] = _("must be the first day of a %(period)s period, not %(day)s") % {
+            "period": period,
+            "day": valid_from.isoformat(),
+        }
     if valid_to is not None:
         last_day = calculation.period_end(calculation.period_start(valid_to, period), period) - dt.timedelta(days=1)
         if valid_to != last_day:
-            errors["valid_to"] = f"must be the last day of a {period} period, not {valid_to.isoformat()}"
+            errors["valid_to"] = _("must be the last day of a %(period)s period, not %(day)s") % {
+                "period": period,
+                "day": valid_to.isoformat(),
+            }
         elif valid_to < valid_from:
-            errors["valid_to"] = "must not be before valid_from"
+            errors["valid_to"] = _("must not be before valid_from")
 
 
 def _check_partners(codes: Iterable[str], kinds: Iterable[str], errors: dict[str, str]) -> list[Partner]:
@@ -86,7 +102,7 @@ def _check_partners(codes: Iterable[str], kinds: Iterable[str], errors: dict[str
     found = {p.code: p for p in Partner.objects.filter(code__in=codes)}
     missing = [c for c in codes if c not in found]
     if missing:
-        errors["partner_codes"] = f"no partner with the code(s) {', '.join(missing)}"
+        errors["partner_codes"] = _("no partner with the code(s) %(codes)s") % {"codes": ", ".join(missing)}
     by_kind = list(Partner.objects.filter(kind__in=kinds)) if kinds else []
     chosen = {p.pk: p for p in [*found.values(), *by_kind]}
     return [chosen[pk] for pk in sorted(chosen)]
@@ -98,25 +114,25 @@ def check_definition(fields: dict[str, Any], program_pk: int | None = None) -> d
     errors: dict[str, str] = {}
     code, name = fields["code"] or "", (fields["name"] or "").strip()
     if not code or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in code):
-        errors["code"] = "letters, digits, - and _ only"
+        errors["code"] = _("letters, digits, - and _ only")
     elif Program.objects.filter(code=code).exclude(pk=program_pk or 0).exists():
-        errors["code"] = f"a program with the code {code!r} exists already"
+        errors["code"] = _("a program with the code %(code)s exists already") % {"code": code}
     if not name:
-        errors["name"] = "a program needs a name"
+        errors["name"] = _("a program needs a name")
     if not is_currency(fields["currency"] or ""):
-        errors["currency"] = f"{fields['currency']!r} is not an ISO 4217 currency code"
+        errors["currency"] = _("%(code)s is not an ISO 4217 currency code") % {"code": fields["currency"]}
     if fields["association_type"] not in AssociationType.values:
-        errors["association_type"] = f"must be one of {', '.join(AssociationType.values)}"
+        errors["association_type"] = _("must be one of %(values)s") % {"values": ", ".join(AssociationType.values)}
     bad = [s for s in fields["service_types"] or [] if s not in ServiceType.values]
     if bad:
-        errors["service_types"] = f"unknown service type(s): {', '.join(map(str, bad))}"
+        errors["service_types"] = _("unknown service type(s): %(values)s") % {"values": ", ".join(map(str, bad))}
     bad = [k for k in fields["partner_kinds"] or [] if k not in PartnerKind.values]
     if bad:
-        errors["partner_kinds"] = f"unknown partner kind(s): {', '.join(map(str, bad))}"
+        errors["partner_kinds"] = _("unknown partner kind(s): %(values)s") % {"values": ", ".join(map(str, bad))}
     if not 0 <= (fields["confirmation_days"] or 0) <= 90:
-        errors["confirmation_days"] = "between 0 and 90 days"
+        errors["confirmation_days"] = _("between 0 and 90 days")
     if fields["valid_from"] is None:
-        errors["valid_from"] = "a program needs its first day"
+        errors["valid_from"] = _("a program needs its first day")
     else:
         _check_period(fields["period"], fields["valid_from"], fields["valid_to"], errors)
     return errors
@@ -134,7 +150,9 @@ def _check(fields: dict[str, Any], rates: Sequence[RateSpec], codes: Iterable[st
     checked_rates = _check_rates(rates, fields["product_types"], errors)
     partners = _check_partners(codes, [] if "partner_kinds" in errors else fields["partner_kinds"], errors)
     if errors:
-        raise ValidationFailed(f"The incentive program {fields['code'] or '(no code)'} is not valid.", details=errors)
+        raise ValidationFailed(
+            _("The incentive program %(code)s is not valid.") % {"code": fields["code"] or "-"}, details=errors
+        )
     return _Checked(checked_rates, partners)
 
 
@@ -195,7 +213,7 @@ def enrol(program: Program, partner_codes: Iterable[str], *, actor: User | None 
     errors: dict[str, str] = {}
     partners = _check_partners(partner_codes, [], errors)
     if errors:
-        raise ValidationFailed(f"Cannot enrol in {program.code}.", details=errors)
+        raise ValidationFailed(_("Cannot enrol partners in %(code)s.") % {"code": program.code}, details=errors)
     at = clock.now()
     with transaction.atomic():
         current = set(
@@ -217,12 +235,20 @@ def leave(program: Program, partner: Partner, at: dt.datetime | None = None, *, 
         Partner.objects.select_for_update().get(pk=partner.pk)
         enrolment = Enrolment.objects.filter(program=program, partner=partner, left_at__isnull=True).first()
         if enrolment is None:
-            raise Conflict(f"{partner.code} is not enrolled in {program.code}.", code="not_enrolled")
+            raise Conflict(
+                _("%(partner)s is not enrolled in %(program)s.") % {"partner": partner.code, "program": program.code},
+                code="not_enrolled",
+            )
         if at <= enrolment.joined_at:
             raise ValidationFailed(
-                f"{partner.code} cannot leave {program.code} at {at.isoformat()}: "
-                f"it joined at {enrolment.joined_at.isoformat()}.",
-                details={"at": "must be after the partner joined"},
+                _("%(partner)s cannot leave %(program)s at %(at)s: it joined at %(joined)s.")
+                % {
+                    "partner": partner.code,
+                    "program": program.code,
+                    "at": at.isoformat(),
+                    "joined": enrolment.joined_at.isoformat(),
+                },
+                details={"at": _("must be after the partner joined")},
             )
         Enrolment.objects.filter(pk=enrolment.pk).update(left_at=at)
         enrolment.left_at = at

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
+from partnercenter.accounts.models import AuditEntry
 from partnercenter.incentives import calculation, services, workflow
 from partnercenter.incentives.models import Estimate, Incentive, Line, Transition
 from partnercenter.incentives.programs import RateSpec
@@ -179,3 +180,14 @@ def test_flushing_the_whole_database_is_allowed_and_keeps_incentives_immutable(l
         else:
             c.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'incentives_%'")
             assert c.fetchone()[0] == 8
+
+
+def test_a_period_without_incentives_is_generated_once_too(org):
+    program("nobody", [RateSpec("0.1")], partner_kinds=[])  # no partner enrolled
+    later = dt.datetime(2027, 1, 5, 0, 0, tzinfo=SHANGHAI)  # later than any wall clock of the test run
+    first = services.catch_up(later)
+    assert first.periods == [("nobody", dt.date(2026, m, 1)) for m in range(2, 13)]
+    assert first.incentives == 0
+    entry = AuditEntry.objects.get(action="incentives.generate", target="nobody 2026-12-01")
+    assert (entry.at, entry.detail["incentives"]) == (later, 0)
+    assert services.catch_up(later + dt.timedelta(minutes=1)).periods == []

@@ -10,8 +10,8 @@ every minute; running it again changes nothing.
 A period is generated once per program, inside one transaction under the ingestion lock (so the
 ledger read stays true until it commits) and the program's row lock. The generation is recorded
 in the audit log (``incentives.generate``, target ``<program code> <period start>``) even when it
-produced no incentive: that entry is what tells a later catch-up the period is done, since a
-period without any eligible partner leaves no other trace.
+produced no incentive, at the generation instant: that entry is what tells a later catch-up the
+period is done, since a period without any eligible partner leaves no other trace.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 from django.db import transaction
 
 from partnercenter.accounts.models import AuditEntry
-from partnercenter.core import audit, clock
+from partnercenter.core import clock
 from partnercenter.core.money import CONTEXT, ZERO
 from partnercenter.usage import freshness
 from partnercenter.usage import selectors as usage
@@ -259,14 +259,19 @@ def generate_period(program: Program, start: dt.date, *, at: dt.datetime | None 
             return []
         through = usage.ledger_watermark()
         made = _write(program, start, plan(program, start, through=through), through, at)
-        audit.record(
-            None,
-            GENERATE_ACTION,
+        # Recorded at the generation instant (not the wall clock): `periods_due` looks for it
+        # from the period's due instant on.
+        AuditEntry.objects.create(
+            at=at,
+            actor=None,
+            action=GENERATE_ACTION,
             target=period_key(program, start),
-            incentives=len(made),
-            earnings=sum(1 for i in made if i.kind == IncentiveKind.EARNING),
-            clawbacks=sum(1 for i in made if i.kind == IncentiveKind.CLAWBACK),
-            through_line_item_id=through,
+            detail={
+                "incentives": len(made),
+                "earnings": sum(1 for i in made if i.kind == IncentiveKind.EARNING),
+                "clawbacks": sum(1 for i in made if i.kind == IncentiveKind.CLAWBACK),
+                "through_line_item_id": through,
+            },
         )
     return made
 
@@ -283,13 +288,26 @@ def program_periods(program: Program, until: dt.date) -> list[dt.date]:
 
 
 def periods_due(at: dt.datetime) -> list[tuple[Program, dt.date]]:
-    """The (program, period start) pairs due at ``at`` and not generated yet, oldest first."""
-    found = []
-    for program in Program.objects.order_by("code"):
-        for start in program_periods(program, clock.billing_date(at)):
-            if calculation.due_at(start, program.period) <= at and not is_generated(program, start):
-                found.append((program, start))
-    return sorted(found, key=lambda pair: (pair[1], pair[0].code))
+    """The (program, period start) pairs due at ``at`` and not generated yet, oldest first. Three
+    queries whatever the number of programs and periods: the worker asks every minute."""
+    due = [
+        (program, start)
+        for program in Program.objects.order_by("code")
+        for start in program_periods(program, clock.billing_date(at))
+        if calculation.due_at(start, program.period) <= at
+    ]
+    with_incentives = set(Incentive.objects.values_list("program_id", "period_start").distinct())
+    due = [(p, s) for p, s in due if (p.pk, s) not in with_incentives]
+    if due:
+        # A generation is recorded at or after its period's due instant (the `at` index narrows).
+        since = min(calculation.due_at(s, p.period) for p, s in due)
+        done = set(
+            AuditEntry.objects.filter(
+                action=GENERATE_ACTION, at__gte=since, target__in=[period_key(p, s) for p, s in due]
+            ).values_list("target", flat=True)
+        )
+        due = [(p, s) for p, s in due if period_key(p, s) not in done]
+    return sorted(due, key=lambda pair: (pair[1], pair[0].code))
 
 
 def refresh_estimates(at: dt.datetime | None = None, *, force: bool = False) -> int:

@@ -699,6 +699,21 @@ def _load_usage(d: _Demo) -> None:
     d.log(f"Usage: {d.summary.line_items} line items in {len(reports)} batches")
 
 
+def _load_incentives(d: _Demo) -> None:
+    """Incentive programs from the first month of usage, and their periods generated since."""
+    from partnercenter.incentives.demo import load_incentives
+
+    admins = {p.pk: d.admin_of(code) for code, p in d.partners.items()}
+    made = load_incentives(
+        today=d.today,
+        months=d.usage_months,
+        operator=d.operator,
+        admin=admins.get,
+        seed=d.summary.seed,
+    )
+    d.log(f"Incentives: {made.incentives} in {len(made.periods)} program periods ({made.clawbacks} clawbacks)")
+
+
 STEPS = (
     _create_partners,
     _create_users,
@@ -707,6 +722,7 @@ STEPS = (
     _assign_account_managers,
     _reassign_customers,
     _load_usage,
+    _load_incentives,
     _summarise,
 )
 

@@ -131,6 +131,8 @@ class _Generator:
             for c, _ in rng.sample(self.customers, min(4, len(self.customers)))
         }
         self.order_seq = 0
+        # Prepaid orders bought each month, some of which are cancelled early the next month.
+        self.purchases: dict[dt.date, list[tuple[Customer, Subscription, str, Decimal]]] = {}
 
     def _order(self, month: dt.date) -> str:
         self.order_seq += 1
@@ -187,6 +189,29 @@ class _Generator:
             if spend <= 0 or not subs:
                 continue
             yield from self._customer_month_end(c, subs[0], month, start, spend)
+        yield from self._late_cancellations(month, last)
+
+    def _late_cancellations(self, month: dt.date, last: dt.date) -> Iterator[dict[str, Any]]:
+        """Every 40th prepaid order of the month before, cancelled in part on the 3rd: a refund
+        on an order billed (and rewarded by incentive programs) in an earlier month. Chosen without
+        the random generator, so that the rest of the data stays as it was."""
+        day = month + dt.timedelta(days=2)
+        if day >= last:
+            return
+        previous = (month - dt.timedelta(days=1)).replace(day=1)
+        for c, sub, order, amount in self.purchases.get(previous, [])[::40]:
+            yield self._row(
+                c,
+                sub,
+                "late",
+                day,
+                day + dt.timedelta(days=1),
+                "Purchase",
+                -(amount * Decimal("0.4")).quantize(Decimal("0.01")),
+                order_id=order,
+                description="Refund: order cancellation after the month it was bought",
+                charge_frequency="One-Time",
+            )
 
     def _subscription(
         self, c: Customer, sub: Subscription, month: dt.date, first: dt.date, start: dt.date, last: dt.date
@@ -250,6 +275,7 @@ class _Generator:
         p = sub.product
         amount = (p.base * sub.scale).quantize(Decimal("0.01"))
         order = self._order(month)
+        self.purchases.setdefault(month, []).append((c, sub, order, amount))
         yield self._row(
             c,
             sub,

@@ -391,3 +391,49 @@ def _fetched(sql: str, params: Sequence[Any]) -> Iterator[list[tuple[Any, ...]]]
         cursor.execute(sql, params)
         while chunk := cursor.fetchmany(5000):
             yield chunk
+
+
+# ---- reads for incentives (incentives read the ledger only through this) -----------------------
+
+# What an incentive line groups a period's line items by: partner, customer, order, service type
+# and product type (ServiceCategory), with the classification kept apart so that a refund can be
+# told from an expenditure (a refund of an order rewarded earlier is a clawback, not a netting).
+INCENTIVE_KEY = ("partner_id", "customer_id", "x_order_id", "service_type", "service_category", "classification")
+# Tax and adjustments never earn an incentive.
+INCENTIVE_CLASSIFICATIONS = ("expenditure", "refund")
+
+
+def incentive_base_rows(
+    start: dt.date,
+    end: dt.date,
+    *,
+    association_type: str,
+    currency: str,
+    service_types: Sequence[str] = (),
+    product_types: Sequence[str] = (),
+    partner_ids: Iterable[int] | None = None,
+    through: int | None = None,
+) -> list[dict[str, Any]]:
+    """One ``GROUP BY`` over the line items charged on the days ``[start, end)`` (billing time
+    zone) of ``association_type`` in ``currency`` that are expenditure or refunds, of the given
+    service types and product types (empty: every one), of the partners ``partner_ids`` (None:
+    every partner), with ids up to ``through`` (None: all stored): per :data:`INCENTIVE_KEY`, the
+    exact sum of BilledCost (``amount``) and the number of line items (``count``), in key order.
+    Corrections count in the period of their charge day like any other line item."""
+    qs = LineItem.objects.filter(
+        association_type=association_type,
+        billing_currency=currency,
+        charge_day__gte=start,
+        charge_day__lt=end,
+        classification__in=INCENTIVE_CLASSIFICATIONS,
+    )
+    if service_types:
+        qs = qs.filter(service_type__in=list(service_types))
+    if product_types:
+        qs = qs.filter(service_category__in=list(product_types))
+    if partner_ids is not None:
+        qs = qs.filter(partner_id__in=list(partner_ids))
+    if through is not None:
+        qs = qs.filter(pk__lte=through)
+    rows = qs.values(*INCENTIVE_KEY).annotate(amount=ExactSum("billed_cost"), count=Count("pk"))
+    return sorted((dict(r) for r in rows), key=lambda r: tuple(r[k] for k in INCENTIVE_KEY))

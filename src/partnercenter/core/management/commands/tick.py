@@ -7,11 +7,15 @@ from django.core.management.base import BaseCommand
 
 from partnercenter.billing import tasks as billing_tasks
 from partnercenter.customer_bills import tasks as customer_bill_tasks
+from partnercenter.incentives import tasks as incentive_tasks
 from partnercenter.usage import resource_months
 
 
 class Command(BaseCommand):
-    help = "Run every due periodic catch-up once (partner bills, the current month's estimate, customer bills)."
+    help = (
+        "Run every due periodic catch-up once (partner bills, the current month's estimate, customer bills, "
+        "incentives)."
+    )
 
     def handle(self, *args: object, **opts: object) -> None:
         result = billing_tasks.catch_up()
@@ -25,3 +29,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Customer bills: month(s) generated: {months}; {customers.bills} bill(s).")
         rebuilt = ", ".join(f"{m:%Y-%m}" for m in resource_months.refresh_stale()) or "none"
         self.stdout.write(f"Bill by Instance: month(s) rebuilt: {rebuilt}.")
+        incentives = incentive_tasks.catch_up()
+        periods = ", ".join(f"{code} {start:%Y-%m}" for code, start in incentives.periods) or "none"
+        self.stdout.write(
+            f"Incentives: period(s) generated: {periods}; {incentives.incentives} incentive(s), "
+            f"{incentives.estimates} estimate(s) refreshed."
+        )

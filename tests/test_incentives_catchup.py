@@ -191,3 +191,58 @@ def test_a_period_without_incentives_is_generated_once_too(org):
     entry = AuditEntry.objects.get(action="incentives.generate", target="nobody 2026-12-01")
     assert (entry.at, entry.detail["incentives"]) == (later, 0)
     assert services.catch_up(later + dt.timedelta(minutes=1)).periods == []
+
+
+def test_the_catch_up_carries_an_incentive_through_its_whole_life(ledger):
+    """From the ledger to expiry by the worker alone, with the partner bill of the month in the way
+    (I2, I3, I8, I9): generated on the 5th, frozen past its deadline while March's bill is unpaid,
+    confirmed by the first catch-up after the payment, approved, and expired one year after the
+    partner left the program — each boundary one second before and at the instant."""
+    from partnercenter.billing import payment_services
+    from partnercenter.billing import services as billing
+    from partnercenter.core import clock
+    from partnercenter.incentives import programs
+
+    cloud = program("cloud", [RateSpec("0.1")], confirmation_days=3)
+    billing.catch_up(DUE)
+    services.catch_up(DUE)
+    sp_a = get("cloud", "sp-a", MARCH)
+    deadline = dt.datetime(2026, 4, 9, 0, 0, tzinfo=SHANGHAI)
+    assert (sp_a.state, sp_a.deadline) == ("pending_confirmation", deadline)
+
+    assert services.catch_up(deadline - dt.timedelta(seconds=1)).auto_confirmed == 0
+    # Past the deadline, but every partner's bills of January to March are unpaid: all frozen.
+    assert services.catch_up(deadline).auto_confirmed == 0
+    assert set(Incentive.objects.values_list("state", flat=True)) == {"pending_confirmation"}
+
+    op, partner = ledger.users["op"], ledger.partners["sp-a"]
+    paid = dt.datetime(2026, 4, 12, 10, 0, tzinfo=SHANGHAI)
+    with clock.frozen_at(paid):
+        payment_services.top_up(actor=op, partner=partner, currency="USD", amount="1000")
+        payment_services.pay_from_balance(actor=ledger.users["sp-a-finance"], partner=partner, currency="USD")
+    # sp-a's February and March incentives; sp-b's March stays frozen behind its unpaid bill.
+    assert services.catch_up(paid + dt.timedelta(minutes=1)).auto_confirmed == 2
+    assert get("cloud", "sp-b", MARCH).state == "pending_confirmation"
+    last = Transition.objects.filter(incentive=get("cloud", "sp-a", MARCH)).order_by("-id").first()
+    assert (last.to_state, last.actor, last.reason) == (
+        "issuing",
+        None,
+        "Confirmed automatically after the deadline",
+    )
+
+    approved = dt.datetime(2026, 4, 15, 9, 0, tzinfo=SHANGHAI)
+    with clock.frozen_at(approved):
+        workflow.approve(actor=op, number=sp_a.number)
+    left = dt.datetime(2026, 6, 30, 18, 0, tzinfo=SHANGHAI)
+    programs.leave(cloud, partner, left)
+    year_on = dt.datetime(2027, 6, 30, 18, 0, tzinfo=SHANGHAI)
+    assert services.catch_up(year_on - dt.timedelta(seconds=1)).expired == 0
+    assert services.catch_up(year_on).expired == 1
+    sp_a.refresh_from_db()
+    assert (sp_a.state, sp_a.issued_at) == ("expired", approved)
+    assert [t.to_state for t in Transition.objects.filter(incentive=sp_a).order_by("id")] == [
+        "pending_confirmation",
+        "issuing",
+        "issued",
+        "expired",
+    ]

@@ -30,7 +30,7 @@ from partnercenter.core.money import CONTEXT, ZERO
 from partnercenter.usage import freshness
 from partnercenter.usage import selectors as usage
 
-from . import calculation, workflow
+from . import calculation, payouts, workflow
 from .calculation import RateRow
 from .models import Enrolment, Estimate, Incentive, IncentiveKind, Line, Program, State
 
@@ -355,6 +355,8 @@ class CatchUp:
     periods: list[tuple[str, dt.date]]  # (program code, period start) generated now
     incentives: int
     estimates: int
+    auto_confirmed: int = 0
+    expired: int = 0
 
 
 def generate_due(at: dt.datetime) -> tuple[list[tuple[str, dt.date]], int]:
@@ -368,8 +370,13 @@ def generate_due(at: dt.datetime) -> tuple[list[tuple[str, dt.date]], int]:
 
 
 def catch_up(at: dt.datetime | None = None, *, force_estimates: bool = False) -> CatchUp:
-    """Generate every due period not generated yet, oldest first, then refresh the current
-    period's estimates if they are not from today. Idempotent."""
+    """Generate every due period not generated yet, oldest first; confirm the pending incentives
+    whose deadline has passed and that are not frozen (I3, I9); expire the issued earnings one year
+    after their partner left the program (I8); then refresh the current period's estimates if they
+    are not from today. Idempotent: each step does only what is due at ``at``."""
     at = at or clock.now()
     periods, incentives = generate_due(at)
-    return CatchUp(periods, incentives, refresh_estimates(at, force=force_estimates))
+    confirmed = workflow.auto_confirm_due(at)
+    expired = payouts.expire_due(at)
+    estimates = refresh_estimates(at, force=force_estimates)
+    return CatchUp(periods, incentives, estimates, auto_confirmed=confirmed, expired=expired)

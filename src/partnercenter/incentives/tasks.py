@@ -6,6 +6,6 @@ from . import services
 
 
 def catch_up() -> services.CatchUp:
-    """Generate the due incentive periods not generated yet and refresh today's estimates
-    (idempotent)."""
+    """Generate the due incentive periods, confirm those past their deadline, expire those past
+    their validity, and refresh today's estimates (idempotent)."""
     return services.catch_up()

@@ -33,5 +33,6 @@ class Command(BaseCommand):
         periods = ", ".join(f"{code} {start:%Y-%m}" for code, start in incentives.periods) or "none"
         self.stdout.write(
             f"Incentives: period(s) generated: {periods}; {incentives.incentives} incentive(s), "
-            f"{incentives.estimates} estimate(s) refreshed."
+            f"{incentives.auto_confirmed} confirmed automatically after the deadline, "
+            f"{incentives.expired} expired, {incentives.estimates} estimate(s) refreshed."
         )

@@ -20,7 +20,7 @@ from partnercenter.exports.models import ExportStatus, ExportTask
 from partnercenter.incentives import feedback as fb
 from partnercenter.incentives.models import Line
 from partnercenter.partners.models import Customer
-from tests.incentive_fixtures import Incentives, make_incentives
+from tests.incentive_fixtures import FEB, Incentives, incentive, make_incentives
 from tests.test_export_writers import read_xlsx
 
 NOW = dt.datetime(2026, 2, 10, 4, 0, tzinfo=dt.UTC)
@@ -188,12 +188,15 @@ def test_a_user_without_the_menu_cannot_export(org, inc):
 
 def test_formula_text_is_neutralised(org, inc):
     Customer.objects.filter(account_id="a1").update(name="=HYPERLINK(1)")
-    Line.objects.filter(order_id="CS2601000001").update(order_id="=cmd|' /C calc'!A0")
-    task = export(org, "incentive_details_by_program", {"period": "2026-01", "programs": ["cloud-growth"]})
+    # Generated lines never change (database triggers), so the hostile order id comes with a new one.
+    incentive(inc.cloud, "sp-a", org, period=FEB, number="INC-202602-000001",
+              lines=[("a1", "=cmd|' /C calc'!A0", "Compute", "10", "0.03")])  # fmt: skip
+    task = export(org, "incentive_details_by_program", {"period": "2026-02", "programs": ["cloud-growth"]})
     rows = csv_rows(task)[1:]
+    assert len(rows) == 1
     assert rows[0][5] == "'=cmd|' /C calc'!A0"
     assert rows[0][3] == anonymize("=HYPERLINK(1)", kind="customer")
-    xlsx = export(org, "incentive_details_by_program", {"period": "2026-01", "programs": ["cloud-growth"]}, "xlsx")
+    xlsx = export(org, "incentive_details_by_program", {"period": "2026-02", "programs": ["cloud-growth"]}, "xlsx")
     assert read_xlsx(xlsx.path.read_bytes())[1][5] == ("s", "'=cmd|' /C calc'!A0")
 
 

@@ -1,0 +1,1 @@
+"""Leads from the platform, dispatched to the partner's staff and recalled (O2)."""

@@ -19,7 +19,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ def _row_problems(number: int, row: Mapping[str, Any], partners: Mapping[str, Pa
     return out
 
 
-def validate_rows(rows: list[Mapping[str, Any]], first_row: int = 1) -> list[dict[str, Any]]:
+def validate_rows(rows: Sequence[Mapping[str, Any]], first_row: int = 1) -> list[dict[str, Any]]:
     """Every problem of every row, each with its row number and column; empty when all are good."""
     codes = {str(r.get("partner") or "").strip() for r in rows}
     partners = {p.code: p for p in Partner.objects.filter(code__in=codes)}
@@ -122,7 +122,7 @@ def validate_rows(rows: list[Mapping[str, Any]], first_row: int = 1) -> list[dic
 
 
 def create_leads(
-    *, actor: User | None, rows: list[Mapping[str, Any]], idempotency_key: str = "", first_row: int = 1
+    *, actor: User | None, rows: Sequence[Mapping[str, Any]], idempotency_key: str = "", first_row: int = 1
 ) -> list[Lead]:
     """Leads from the platform operator (``actor`` None: the console), all or nothing."""
     if actor is not None and not sel.is_operator(actor):

@@ -722,7 +722,7 @@ def _load_leads(d: _Demo) -> None:
         today=d.today,
         operator=d.operator,
         admin=d.admin_of,
-        staff=lambda code: (d.managers.get(code) or [None])[0],
+        staff=lambda code: next(iter(d.managers.get(code, [])), None),
         seed=d.summary.seed,
     )
     d.log(f"Leads: {made}")

@@ -281,3 +281,29 @@ def test_search_scoped_and_masked(org, leads):  # noqa: F811
     assert found(op, text="Alice") == []
     assert found(op, text="A****h") == ["Blue River Foods"]
     assert found(org.users["sp-a-finance"]) == []
+
+
+def test_operator_adds_a_lead_in_the_admin(org, client):
+    client.force_login(org.users["op"])
+    form = {
+        "partner": org.partners["sp-a"].pk,
+        "company": "Admin Co",
+        "contact_name": "赵六",
+        "phone": "",
+        "email": "not-an-email",
+        "source": "Phone",
+        "product_interest": "CDN",
+    }
+    r = client.post("/admin/leads/lead/add/", form)
+    assert r.status_code == 200 and "not an email address" in r.content.decode()
+    assert Lead.objects.count() == 0
+    r = client.post("/admin/leads/lead/add/", {**form, "email": "zhao@admin.example"})
+    assert r.status_code == 302
+    (lead,) = Lead.objects.all()
+    assert (lead.number, lead.company, lead.created_by, lead.status) == (
+        f"LEAD-{lead.pk:06d}",
+        "Admin Co",
+        org.users["op"],
+        "new",
+    )
+    assert list(lead.events.values_list("kind", flat=True)) == ["created"]

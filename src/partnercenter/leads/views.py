@@ -70,6 +70,7 @@ def _context(request: HttpRequest, error: DomainError | None = None) -> dict[str
         "page": page,
         "rows": [_row(x) for x in page.object_list],
         "may_dispatch": may_dispatch,
+        "is_operator": sel.is_operator(user),
         "staff": sel.staff_for(user, user.partner_id) if may_dispatch else [],
         "statuses": LeadStatus.choices,
         "staff_statuses": [(s.value, s.label) for s in svc.STAFF_STATUSES],

@@ -101,3 +101,15 @@ def test_page_in_simplified_chinese(org, leads):  # noqa: F811
     assert "<h1>线索派发</h1>" in html
     for text in ("派发", "收回", "产品意向", "联系人"):
         assert text in html, text
+
+
+def test_platform_operator_sees_every_lead_with_its_partner(org, leads):  # noqa: F811
+    html = client_for(org, "op").get(URL).content.decode()
+    assert html.count('name="leads"') == 4
+    assert '<small class="muted">sp-b</small>' in html
+    assert "Account manager" in html and "(sp-b, " in html
+
+
+def test_operator_role_needs_the_menu(org):
+    # the operator role's preset has no Lead Dispatch: a partner admin grants it (tests.lead_fixtures)
+    assert client_for(org, "sp-a-operator").get(URL).status_code == 403

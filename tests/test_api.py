@@ -76,13 +76,18 @@ def test_token_issue_use_and_revoke(org, client):
         "role": "admin",
         "is_platform_operator": False,
         "menus": [
+            "customer_alerts",
             "customer_assignment",
             "customer_bills",
             "customer_expenditure",
             "customer_management",
             "exports",
             "incentive_management",
+            "lead_dispatch",
+            "marketplace_links",
             "partner_bills",
+            "payment_contracts",
+            "revenue_sharing",
             "user_management",
         ],
     }
@@ -98,7 +103,14 @@ def test_token_issue_use_and_revoke(org, client):
 
 def test_me_of_finance_user_lists_its_menus(org, client):
     r = client.get(f"{API}/me", **bearer(client, "sp-a-finance"))
-    assert r.json()["menus"] == ["customer_bills", "exports", "incentive_management", "partner_bills"]
+    assert r.json()["menus"] == [
+        "customer_bills",
+        "exports",
+        "incentive_management",
+        "partner_bills",
+        "payment_contracts",
+        "revenue_sharing",
+    ]
     assert r.json()["role"] == "finance"
 
 
@@ -597,7 +609,7 @@ def test_create_user_and_set_menus(org, client):
         "email": "",
         "partner": "sp-a",
         "role": "operator",
-        "menus": ["customer_expenditure", "customer_management", "exports"],
+        "menus": ["customer_alerts", "customer_expenditure", "customer_management", "exports", "marketplace_links"],
         "is_active": True,
     }
     r = call(client, "post", "/users", op, dict(body, username="x2", password="123"))

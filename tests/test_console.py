@@ -161,7 +161,14 @@ def test_navigation_shows_only_the_users_menus(client, org):
     signed_in(client, org, "sp-a-finance")
     page = text(client.get("/"))
     shown = set(re.findall(r'data-menu="([a-z_]+)"', page))
-    assert shown == {"partner_bills", "incentive_management", "customer_bills", "exports"}
+    assert shown == {
+        "partner_bills",
+        "payment_contracts",
+        "revenue_sharing",
+        "incentive_management",
+        "customer_bills",
+        "exports",
+    }
     assert "Customer Management" not in page
 
 
@@ -481,7 +488,13 @@ def test_dashboard_shows_partner_and_quick_links(client, org):
     assert "SUB1 · Second-level reseller · second-level reseller of DIST" in page
     quick_links = page.split("Quick links", 1)[1]
     links = re.findall(r"<li><a href=\"(/[^\"]*)\">", quick_links)
-    assert links == ["/expenditure/", "/customers/", "/exports/"]
+    assert links == [
+        "/expenditure/",
+        "/customers/",
+        "/customer-alerts/",
+        "/marketplace/",
+        "/exports/",
+    ]
 
 
 def test_dashboard_counts_customers_in_scope(client, org):

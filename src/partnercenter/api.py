@@ -186,10 +186,20 @@ def _register_routers() -> None:
 
     api.add_router("/", accounts_router)
     api.add_router("/", partners_router)
-    for name in ("usage", "expenditure", "billing", "customer_bills", "incentives", "exports", "operations"):
+    for name, prefix in (
+        ("usage", "/usage"),
+        ("expenditure", "/expenditure"),
+        ("billing", "/"),  # the partner bills live at /bills…, beside the other top-level nouns
+        ("customer_bills", "/customer-bills"),
+        ("incentives", "/incentives"),
+        ("exports", "/exports"),
+        ("leads", "/leads"),
+        ("alerts", "/customer-alerts"),
+        ("marketplace", "/marketplace"),
+        ("contracts", "/payment-contracts"),
+    ):
         module = __import__(f"partnercenter.{name}.api", fromlist=["router"])
-        # The partner bills live at /bills…, beside the other top-level nouns.
-        api.add_router("/" if name == "billing" else f"/{name.replace('_', '-')}", module.router)
+        api.add_router(prefix, module.router)
     from partnercenter.billing.payment_api import router as payments_router
 
     api.add_router("/billing", payments_router)

@@ -1,6 +1,6 @@
 """The ``partnercenter`` console script: a thin front for the management commands.
 
-``partnercenter serve|worker|tick|close-month|up|demo|partners …|customers …|users …|check-migrations`` and any
+``partnercenter serve|worker|tick|close-month|import-leads|up|demo|partners …|customers …|users …|check-migrations`` and any
 Django management command by its own name.
 """
 
@@ -12,6 +12,7 @@ import sys
 ALIASES = {
     "check-migrations": ["makemigrations", "--check", "--dry-run"],
     "close-month": ["close_month"],
+    "import-leads": ["import_leads"],
 }
 
 

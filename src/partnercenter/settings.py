@@ -67,7 +67,10 @@ INSTALLED_APPS = [
     "partnercenter.customer_bills",
     "partnercenter.incentives",
     "partnercenter.exports",
-    "partnercenter.operations",
+    "partnercenter.leads",
+    "partnercenter.alerts",
+    "partnercenter.marketplace",
+    "partnercenter.contracts",
 ]
 
 MIDDLEWARE = [

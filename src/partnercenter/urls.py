@@ -16,7 +16,10 @@ urlpatterns = [
     path("customer-bills/", include("partnercenter.customer_bills.urls")),
     path("incentives/", include("partnercenter.incentives.urls")),
     path("exports/", include("partnercenter.exports.urls")),
-    path("operations/", include("partnercenter.operations.urls")),
+    path("leads/", include("partnercenter.leads.urls")),
+    path("customer-alerts/", include("partnercenter.alerts.urls")),
+    path("marketplace/", include("partnercenter.marketplace.urls")),
+    path("payment-contracts/", include("partnercenter.contracts.urls")),
     path("", include("partnercenter.core.urls")),
 ]
 

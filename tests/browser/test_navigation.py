@@ -17,13 +17,32 @@ MENUS_EN = [
     "Customer Expenditure",
     "Customer Management",
     "Customer Assignment",
+    "Customer Alerts",
+    "Lead Dispatch",
+    "Share Product Link",
+    "Revenue Sharing",
     "Partner Bills",
+    "Payment Contracts",
     "Incentive Management",
     "Customer Bills",
     "Export History",
     "Users and Permissions",
 ]
-MENUS_ZH = ["客户消费", "客户管理", "客户分配", "伙伴账单", "激励管理", "客户账单", "导出记录", "用户与权限"]
+MENUS_ZH = [
+    "客户消费",
+    "客户管理",
+    "客户分配",
+    "客户预警",
+    "线索派发",
+    "分享云商店商品链接",
+    "商品分账",
+    "伙伴账单",
+    "请款合同",
+    "激励管理",
+    "客户账单",
+    "导出记录",
+    "用户与权限",
+]
 
 
 def sign_in(page: Page, username: str) -> None:
@@ -107,7 +126,7 @@ def test_console_walkthrough(page: Page, org, transactional_db, live_server) -> 
 
     # -- the operator no longer sees the menu, and its URL is refused ------------------------
     sign_in(page, "sp-a-operator")
-    assert nav_labels(page) == ["Customer Management", "Export History"]
+    assert nav_labels(page) == ["Customer Management", "Customer Alerts", "Share Product Link", "Export History"]
     response = page.goto("/expenditure/")
     assert response is not None and response.status == 403
     expect(page.locator("h1")).to_have_text("Access denied")

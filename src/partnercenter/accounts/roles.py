@@ -19,9 +19,35 @@ class Role(models.TextChoices):
 # remove menus per user.
 PRESETS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(menus.CODES),
-    Role.OPERATOR: frozenset({menus.CUSTOMER_MANAGEMENT, menus.CUSTOMER_EXPENDITURE, menus.EXPORTS}),
-    Role.ACCOUNT_MANAGER: frozenset({menus.CUSTOMER_EXPENDITURE, menus.CUSTOMER_MANAGEMENT, menus.EXPORTS}),
-    Role.FINANCE: frozenset({menus.PARTNER_BILLS, menus.INCENTIVE_MANAGEMENT, menus.CUSTOMER_BILLS, menus.EXPORTS}),
+    Role.OPERATOR: frozenset(
+        {
+            menus.CUSTOMER_MANAGEMENT,
+            menus.CUSTOMER_EXPENDITURE,
+            menus.CUSTOMER_ALERTS,
+            menus.MARKETPLACE_LINKS,
+            menus.EXPORTS,
+        }
+    ),
+    # Account managers are the staff leads are dispatched to (O2) and see their customers' alerts.
+    Role.ACCOUNT_MANAGER: frozenset(
+        {
+            menus.CUSTOMER_EXPENDITURE,
+            menus.CUSTOMER_MANAGEMENT,
+            menus.CUSTOMER_ALERTS,
+            menus.LEAD_DISPATCH,
+            menus.EXPORTS,
+        }
+    ),
+    Role.FINANCE: frozenset(
+        {
+            menus.PARTNER_BILLS,
+            menus.INCENTIVE_MANAGEMENT,
+            menus.CUSTOMER_BILLS,
+            menus.REVENUE_SHARING,
+            menus.PAYMENT_CONTRACTS,
+            menus.EXPORTS,
+        }
+    ),
 }
 
 # Menus only an admin may hold, whatever is granted.

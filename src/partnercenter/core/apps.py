@@ -7,4 +7,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the exact SQLite aggregate on every new connection.
-        from partnercenter.core import money  # noqa: F401
+        from partnercenter.core import dashboard, money  # noqa: F401
+
+        dashboard.autodiscover()

@@ -23,6 +23,11 @@ class Menu:
 CUSTOMER_EXPENDITURE = "customer_expenditure"
 CUSTOMER_MANAGEMENT = "customer_management"
 CUSTOMER_ASSIGNMENT = "customer_assignment"
+CUSTOMER_ALERTS = "customer_alerts"
+LEAD_DISPATCH = "lead_dispatch"
+MARKETPLACE_LINKS = "marketplace_links"
+REVENUE_SHARING = "revenue_sharing"
+PAYMENT_CONTRACTS = "payment_contracts"
 PARTNER_BILLS = "partner_bills"
 INCENTIVE_MANAGEMENT = "incentive_management"
 CUSTOMER_BILLS = "customer_bills"
@@ -30,6 +35,8 @@ EXPORTS = "exports"
 USER_MANAGEMENT = "user_management"
 
 SALES_CUSTOMERS = _("Sales › Customers")
+SALES_EXPANSION = _("Sales › Expansion")
+SALES_MARKETPLACE = _("Sales › Marketplace")
 SALES_FINANCE = _("Sales › Financial Information")
 SALES_INCENTIVES = _("Sales › Incentives")
 CUSTOMER_BUSINESS = _("Customer Business")
@@ -40,7 +47,12 @@ CATALOGUE: tuple[Menu, ...] = (
     Menu(CUSTOMER_EXPENDITURE, _("Customer Expenditure"), SALES_CUSTOMERS, "expenditure:index"),
     Menu(CUSTOMER_MANAGEMENT, _("Customer Management"), SALES_CUSTOMERS, "partners:customers"),
     Menu(CUSTOMER_ASSIGNMENT, _("Customer Assignment"), SALES_CUSTOMERS, "partners:assignment"),
+    Menu(CUSTOMER_ALERTS, _("Customer Alerts"), SALES_CUSTOMERS, "alerts:index"),
+    Menu(LEAD_DISPATCH, _("Lead Dispatch"), SALES_EXPANSION, "leads:index"),
+    Menu(MARKETPLACE_LINKS, _("Share Product Link"), SALES_MARKETPLACE, "marketplace:index"),
+    Menu(REVENUE_SHARING, _("Revenue Sharing"), SALES_MARKETPLACE, "marketplace:revenue"),
     Menu(PARTNER_BILLS, _("Partner Bills"), SALES_FINANCE, "billing:index"),
+    Menu(PAYMENT_CONTRACTS, _("Payment Contracts"), SALES_FINANCE, "contracts:index"),
     Menu(INCENTIVE_MANAGEMENT, _("Incentive Management"), SALES_INCENTIVES, "incentives:index"),
     Menu(CUSTOMER_BILLS, _("Customer Bills"), CUSTOMER_BUSINESS, "customer_bills:index"),
     Menu(EXPORTS, _("Export History"), EXPORTS_GROUP, "exports:index"),

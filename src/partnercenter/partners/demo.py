@@ -714,6 +714,20 @@ def _load_incentives(d: _Demo) -> None:
     d.log(f"Incentives: {made.incentives} in {len(made.periods)} program periods ({made.clawbacks} clawbacks)")
 
 
+def _load_leads(d: _Demo) -> None:
+    """A few leads per partner, some dispatched to its first account manager and followed up."""
+    from partnercenter.leads.demo import load_leads
+
+    made = load_leads(
+        today=d.today,
+        operator=d.operator,
+        admin=d.admin_of,
+        staff=lambda code: next(iter(d.managers.get(code, [])), None),
+        seed=d.summary.seed,
+    )
+    d.log(f"Leads: {made}")
+
+
 STEPS = (
     _create_partners,
     _create_users,
@@ -723,6 +737,7 @@ STEPS = (
     _reassign_customers,
     _load_usage,
     _load_incentives,
+    _load_leads,
     _summarise,
 )
 

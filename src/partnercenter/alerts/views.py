@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from partnercenter.core import menus
+from partnercenter.core.decorators import menu_required
+
+
+@menu_required(menus.CUSTOMER_ALERTS)
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "alerts/index.html")

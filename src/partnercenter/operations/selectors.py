@@ -1,1 +1,0 @@
-"""selectors of the operations app."""

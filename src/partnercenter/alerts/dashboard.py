@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from partnercenter.accounts.models import User
-from partnercenter.core import menus
+from partnercenter.core import clock, menus
 from partnercenter.core.dashboard import Panel, register
 from partnercenter.core.masking import mask_name
 
@@ -17,6 +17,7 @@ from . import selectors as sel
 def panel_context(user: User) -> dict[str, Any] | None:
     latest = sel.latest_open(user)
     return {
+        "billing_time_zone": clock.billing_tz(),
         "open_count": sel.open_count(user),
         "latest": [
             {"alert": a, "customer_name": mask_name(a.customer.name), "summary": presenters.summary(a)} for a in latest

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
@@ -41,7 +42,7 @@ def _alert_id(value: Any) -> int:
     except (TypeError, ValueError):
         n = 0
     if not 1 <= n <= MAX_ID:
-        raise NotFound(f"No customer alert with id {value!s:.40}.", code="alert_not_found")
+        raise NotFound(_("No customer alert with id %(id)s.") % {"id": f"{value!s:.40}"}, code="alert_not_found")
     return n
 
 
@@ -50,7 +51,7 @@ def get_alert(user: User, alert_id: Any) -> CustomerAlert:
     n = _alert_id(alert_id)
     alert = alerts_for(user).select_related("partner", "customer", "handled_by").filter(pk=n).first()
     if alert is None:
-        raise NotFound(f"No customer alert with id {n}.", code="alert_not_found")
+        raise NotFound(_("No customer alert with id %(id)s.") % {"id": n}, code="alert_not_found")
     return alert
 
 
@@ -75,11 +76,13 @@ def filters(status: Any = None, rule: Any = None, customer: Any = None) -> Filte
     rule = (rule or "").strip() if isinstance(rule, str) else ""
     customer = (customer or "").strip() if isinstance(customer, str) else ""
     if status not in STATUSES:
-        raise ValidationFailed("Status: must be open or history.", code="invalid_status")
+        raise ValidationFailed(_("Status: must be open or history."), code="invalid_status")
     if rule and rule not in AlertRule.values:
-        raise ValidationFailed(f"Rule: must be one of {', '.join(AlertRule.values)}.", code="invalid_rule")
+        raise ValidationFailed(
+            _("Rule: must be one of %(rules)s.") % {"rules": ", ".join(AlertRule.values)}, code="invalid_rule"
+        )
     if len(customer) > 64:
-        raise ValidationFailed("Customer: an account id of at most 64 characters.", code="invalid_customer")
+        raise ValidationFailed(_("Customer: an account id of at most 64 characters."), code="invalid_customer")
     return Filters(status, rule, customer)
 
 

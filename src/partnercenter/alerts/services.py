@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from partnercenter.accounts.models import User
 from partnercenter.core import audit, clock
@@ -177,9 +178,12 @@ def raise_due(at: dt.datetime | None = None) -> int:
 def _note(value: Any) -> str:
     note = value.strip() if isinstance(value, str) else ""
     if not note:
-        raise ValidationFailed("Note: required; say how the alert was handled.", code="note_required")
+        raise ValidationFailed(_("Note: required; say how the alert was handled."), code="note_required")
     if len(note) > NOTE_MAX:
-        raise ValidationFailed(f"Note: at most {NOTE_MAX} characters ({len(note)} given).", code="note_too_long")
+        raise ValidationFailed(
+            _("Note: at most %(max)d characters (%(n)d given).") % {"max": NOTE_MAX, "n": len(note)},
+            code="note_too_long",
+        )
     return note
 
 
@@ -196,14 +200,15 @@ def handle(*, actor: User, alert_id: Any, note: Any, idempotency_key: str = "") 
         alert = CustomerAlert.objects.select_for_update().get(pk=alert.pk)
         if not sel.may_handle(actor, alert):
             raise Forbidden(
-                "Only the alert's own partner handles it: you may view this alert but not handle it.",
+                _("Only the alert's own partner handles it: you may view this alert but not handle it."),
                 code="handle_forbidden",
             )
         if alert.handled_at is not None:
             if key and alert.idempotency_key == key and alert.note == text:
                 return alert
             raise Conflict(
-                f"Alert {alert.pk} was already handled on {alert.handled_at:%Y-%m-%d %H:%M} UTC.",
+                _("Alert %(id)d was already handled on %(at)s (billing time zone).")
+                % {"id": alert.pk, "at": f"{alert.handled_at.astimezone(clock.billing_tz()):%Y-%m-%d %H:%M}"},
                 code="already_handled",
             )
         alert.handled_at = clock.now()

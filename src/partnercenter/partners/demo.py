@@ -714,6 +714,13 @@ def _load_incentives(d: _Demo) -> None:
     d.log(f"Incentives: {made.incentives} in {len(made.periods)} program periods ({made.clawbacks} clawbacks)")
 
 
+def _raise_alerts(d: _Demo) -> None:
+    """The customer alerts the worker's catch-up would raise by now."""
+    from partnercenter.alerts.services import raise_due
+
+    d.log(f"Customer alerts: {raise_due(clock.now())} raised")
+
+
 STEPS = (
     _create_partners,
     _create_users,
@@ -723,6 +730,7 @@ STEPS = (
     _reassign_customers,
     _load_usage,
     _load_incentives,
+    _raise_alerts,
     _summarise,
 )
 

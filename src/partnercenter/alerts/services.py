@@ -19,7 +19,7 @@ Rules (O3), each evaluated at the instant ``at`` of the catch-up:
   ``unpaid:<bill id>``.
 
 Raising is idempotent: the condition key is unique and the rows are inserted with conflicts
-ignored, so two catch-ups running at once raise each alert once.
+ignored; on PostgreSQL catch-ups take turns (an advisory lock), so each counts only what it raised.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from partnercenter.accounts.models import User
@@ -50,6 +50,7 @@ SPIKE_LOOKBACK_DAYS = 7
 UNPAID_DAYS = 15
 UNPAID_LOOKBACK_DAYS = 62
 NOTE_MAX = 500
+_RAISE_LOCK = 0x5043414C  # "PCAL": PostgreSQL advisory lock of the catch-up
 
 
 # --- raising -------------------------------------------------------------------------------------
@@ -165,9 +166,14 @@ def raise_due(at: dt.datetime | None = None) -> int:
         return 0
     keys = [d.condition_key for d in drafts]
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Catch-ups one after another, so each answers what it raised itself; SQLite's
+            # BEGIN IMMEDIATE already serialises writers.
+            with connection.cursor() as c:
+                c.execute("SELECT pg_advisory_xact_lock(%s)", [_RAISE_LOCK])
         existing = set(CustomerAlert.objects.filter(condition_key__in=keys).values_list("condition_key", flat=True))
         fresh = [d for d in drafts if d.condition_key not in existing]
-        # A concurrent catch-up may insert the same keys meanwhile: the unique key drops those.
+        # The unique key stays the last word should anything else insert the same condition.
         CustomerAlert.objects.bulk_create(fresh, ignore_conflicts=True)
     return len(fresh)
 

@@ -229,6 +229,7 @@ def test_console_lists_open_alerts_views_and_handles_one(raised):
     assert "<h1>Customer Alerts</h1>" in html
     assert html.count('data-testid="handle"') == 2
     assert "<script>" not in html and "onclick" not in html
+    assert "张*明" in html and "张小明" not in html  # customer names masked on screen
     a1 = alert_of("a1").pk
     r = c.get(f"{PAGE}{a1}/")
     assert 'data-figure="remaining" data-exact="100.5">100.50 USD' in r.content.decode()
@@ -282,6 +283,7 @@ def test_console_isolation(raised):
     assert page.count('data-testid="handle"') == 1 and "View only" in page  # d1 its own; s1, s2 view only
     assert dist.get(f"{PAGE}{s1}/").status_code == 200
     assert dist.post(f"{PAGE}{s1}/handle/", {"note": "x"}).status_code == 403
+    assert dist.get(f"{PAGE}{s1}/handle/").status_code == 403
     assert as_user(raised, "op").post(f"{PAGE}{a1}/handle/", {"note": "x"}).status_code == 403
     assert CustomerAlert.objects.filter(handled_at__isnull=False).count() == 0
     assert Client().get(PAGE).status_code == 302

@@ -31,7 +31,7 @@ from partnercenter.core.errors import Forbidden, NotFound
 from partnercenter.core.money import ZERO, ExactSum
 from partnercenter.partners.models import Customer
 
-from .models import Confirmation, CreditEntry, CreditKind, CustomerBill
+from .models import Confirmation, CreditAlert, CreditEntry, CreditKind, CustomerBill
 
 # --- scope -------------------------------------------------------------------------------------
 
@@ -234,3 +234,24 @@ def adjustment_records(
     if end:
         qs = qs.filter(created_at__lt=clock.start_of_day(end + dt.timedelta(days=1)))
     return qs.select_related("partner", "customer", "created_by", "bill").order_by("-created_at", "-pk")
+
+
+# --- for customer alerts (O3) --------------------------------------------------------------------
+
+
+def credit_alerts_raised(through: dt.datetime, excluding: Any) -> list[CreditAlert]:
+    """The credit alerts raised at or before ``through`` whose ids are not in ``excluding`` (ids or
+    a query of ids), oldest first."""
+    qs = CreditAlert.objects.filter(raised_at__lte=through).exclude(pk__in=excluding)
+    return list(qs.order_by("raised_at", "pk"))
+
+
+def unpaid_bills(generated_from: dt.datetime, generated_before: dt.datetime, excluding: Any) -> list[BillRow]:
+    """The bills generated in ``[generated_from, generated_before)`` with an amount still to be
+    confirmed above zero, except the ids in ``excluding``; ``may_confirm`` is not asked (False)."""
+    qs = CustomerBill.objects.filter(generated_at__gte=generated_from, generated_at__lt=generated_before)
+    qs = qs.exclude(pk__in=excluding)
+    bills = list(qs.order_by("generated_at", "pk"))
+    sums = confirmed_by_bill([b.pk for b in bills])
+    rows = [BillRow(b, sums.get(b.pk, ZERO), False) for b in bills]
+    return [r for r in rows if r.remaining > 0]

@@ -728,6 +728,13 @@ def _load_leads(d: _Demo) -> None:
     d.log(f"Leads: {made}")
 
 
+def _raise_alerts(d: _Demo) -> None:
+    """The customer alerts the worker's catch-up would raise by now."""
+    from partnercenter.alerts.services import raise_due
+
+    d.log(f"Customer alerts: {raise_due(clock.now())} raised")
+
+
 STEPS = (
     _create_partners,
     _create_users,
@@ -738,6 +745,7 @@ STEPS = (
     _load_usage,
     _load_incentives,
     _load_leads,
+    _raise_alerts,
     _summarise,
 )
 

@@ -437,3 +437,15 @@ def incentive_base_rows(
         qs = qs.filter(pk__lte=through)
     rows = qs.values(*INCENTIVE_KEY).annotate(amount=ExactSum("billed_cost"), count=Count("pk"))
     return sorted((dict(r) for r in rows), key=lambda r: tuple(r[k] for k in INCENTIVE_KEY))
+
+
+def daily_expenditure(first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+    """Per partner, customer, currency and day (billing time zone) of ``[first, last]``: the exact
+    sum of the day's expenditure (``total``), from the daily rollups; days without any are absent.
+    For customer alerts' spend spikes (O3)."""
+    rows = (
+        DailyRollup.objects.filter(day__gte=first, day__lte=last, classification="expenditure")
+        .values("partner_id", "customer_id", "currency", "day")
+        .annotate(total=ExactSum("amount"))
+    )
+    return sorted((dict(r) for r in rows), key=lambda r: (r["partner_id"], r["customer_id"], r["currency"], r["day"]))

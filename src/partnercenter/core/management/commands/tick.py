@@ -5,6 +5,7 @@ worker was down is made good by the next one."""
 
 from django.core.management.base import BaseCommand
 
+from partnercenter.alerts import services as alert_services
 from partnercenter.billing import tasks as billing_tasks
 from partnercenter.customer_bills import tasks as customer_bill_tasks
 from partnercenter.incentives import tasks as incentive_tasks
@@ -36,3 +37,4 @@ class Command(BaseCommand):
             f"{incentives.auto_confirmed} confirmed automatically after the deadline, "
             f"{incentives.expired} expired, {incentives.estimates} estimate(s) refreshed."
         )
+        self.stdout.write(f"Customer alerts: {alert_services.raise_due()} raised.")

@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from partnercenter.accounts.api import current_user
 from partnercenter.accounts.schemas import ErrorOut
 from partnercenter.core import menus
 from partnercenter.core.decorators import api_menu, router_menu
-from partnercenter.core.money import to_str
+from partnercenter.core.money import canonical as to_str
 from partnercenter.core.pagination import limit_field, offset_field
 
 from . import selectors as sel
@@ -177,9 +177,9 @@ def products(request: HttpRequest) -> list[ProductOut]:
     "enrolled as marketplace customer service providers share links (403 `not_enrolled`); a platform operator has "
     "no partner (403). An unknown or inactive product is 404.",
 )
-def get_link(request: HttpRequest, code: str = Path(..., max_length=64)) -> tuple[int, LinkOut]:
+def get_link(request: HttpRequest, code: str = Path(..., max_length=64)) -> Status:
     link, created = svc.share_link(current_user(request), code)
-    return (201 if created else 200), _link_out(request, link)
+    return Status(201 if created else 200, _link_out(request, link))
 
 
 @router.post(
@@ -193,7 +193,7 @@ def get_link(request: HttpRequest, code: str = Path(..., max_length=64)) -> tupl
     "customer fields) is 422 and records nothing.",
 )
 @api_menu(menus.API_PLATFORM_OPERATOR)
-def create_order(request: HttpRequest, body: OrderIn) -> tuple[int, OrderOut]:
+def create_order(request: HttpRequest, body: OrderIn) -> Status:
     order, created = svc.record_order(
         svc.OrderIn(
             order_id=body.order_id,
@@ -209,7 +209,7 @@ def create_order(request: HttpRequest, body: OrderIn) -> tuple[int, OrderOut]:
         ),
         actor=current_user(request),
     )
-    return (201 if created else 200), _order_out(order)
+    return Status(201 if created else 200, _order_out(order))
 
 
 @router.get(

@@ -8,6 +8,7 @@ reseller customer. An existing association is never replaced: the order is recor
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from partnercenter.accounts.models import User
 
 ONE = Decimal(1)
+# Text only, never a float or an exponent: the storefront's amount as its order shows it.
+_AMOUNT_RE = re.compile(r"\d{1,15}(\.\d{1,6})?")
 
 
 def create_product(
@@ -106,13 +109,15 @@ def _resolve_link(order: OrderIn) -> tuple[ProductLink, Decimal]:
     problems: list[str] = []
     if not order.order_id.strip():
         problems.append("order_id: must not be empty")
-    try:
-        amount = money.amount(order.amount)
-    except (money.InvalidAmount, ValueError) as exc:
-        problems.append(f"amount: {exc}")
-        amount = Decimal(0)
+    amount = Decimal(0)
     if not money.is_currency(order.currency):
         problems.append(f"currency: {order.currency!r} is not a currency code")
+    elif not _AMOUNT_RE.fullmatch(order.amount):
+        problems.append(f"amount: {order.amount!r} is not a decimal amount such as 699.00")
+    else:
+        amount = money.amount(order.amount)
+        if money.round_minor(amount, order.currency) != amount:
+            problems.append(f"amount: {order.amount!r} has more decimals than {order.currency.upper()} allows")
     link = (
         ProductLink.objects.select_related("partner", "product")
         .filter(token=order.ref, product__code=order.product_code)

@@ -184,13 +184,14 @@ def get_link(request: HttpRequest, code: str = Path(..., max_length=64)) -> Stat
 
 @router.post(
     "/orders",
-    response={200: OrderOut, 201: OrderOut, **ERRORS},
+    response={200: OrderOut, 201: OrderOut, 409: ErrorOut, **ERRORS},
     summary="Record a storefront order (platform operator)",
     description="An order placed through a product link. A new customer is created and associated with the link's "
     "partner as a reseller customer (`association`: `created`); an existing customer's association is never "
     "replaced (`unchanged`, `reason` says why). 201 when recorded now; a repeated `order_id` answers the first "
     "result with 200. Invalid input (unknown link, link of another product or partner, bad amount, currency or "
-    "customer fields) is 422 and records nothing.",
+    "customer fields) is 422 and records nothing. 409 `customer_exists` when another order created the same new "
+    "customer at the same moment (send the order again: it then answers `unchanged`).",
 )
 @api_menu(menus.API_PLATFORM_OPERATOR)
 def create_order(request: HttpRequest, body: OrderIn) -> Status:

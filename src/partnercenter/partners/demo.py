@@ -735,6 +735,16 @@ def _raise_alerts(d: _Demo) -> None:
     d.log(f"Customer alerts: {raise_due(clock.now())} raised")
 
 
+def _load_marketplace(d: _Demo) -> None:
+    """Marketplace products with a publisher partner, and enrolled service providers (O5)."""
+    from partnercenter.marketplace.demo import PROVIDERS, load_marketplace
+
+    months_back = d.today.year * 12 + d.today.month - d.usage_months
+    first = dt.date(months_back // 12, months_back % 12 + 1, 1)
+    made = load_marketplace(since=first, link_by=d.admin_of(PROVIDERS[0]))
+    d.log(f"Marketplace: {made.products} products, {made.providers} service providers")
+
+
 STEPS = (
     _create_partners,
     _create_users,
@@ -746,6 +756,7 @@ STEPS = (
     _load_incentives,
     _load_leads,
     _raise_alerts,
+    _load_marketplace,
     _summarise,
 )
 

@@ -449,3 +449,31 @@ def daily_expenditure(first: dt.date, last: dt.date) -> list[dict[str, Any]]:
         .annotate(total=ExactSum("amount"))
     )
     return sorted((dict(r) for r in rows), key=lambda r: (r["partner_id"], r["customer_id"], r["currency"], r["day"]))
+
+
+def _marketplace_items(month: dt.date, service_names: Iterable[str]) -> QuerySet[LineItem]:
+    # Sales are what the customers were charged for the product, refunds and adjustments included;
+    # tax is the platform's to remit, never shared.
+    month = month.replace(day=1)
+    return LineItem.objects.filter(
+        service_type="marketplace",
+        service_name__in=list(service_names),
+        charge_month=month,
+    ).exclude(classification="tax")
+
+
+def marketplace_sales(month: dt.date, service_names: Iterable[str]) -> list[dict[str, Any]]:
+    """Marketplace sales (O5) of ``month`` (billing time zone) per service name and currency: the
+    exact sum of BilledCost and the number of line items."""
+    rows = (
+        _marketplace_items(month, service_names)
+        .values("service_name", "billing_currency")
+        .annotate(amount=ExactSum("billed_cost"), count=Count("pk"))
+        .order_by("service_name", "billing_currency")
+    )
+    return [dict(r) for r in rows]
+
+
+def marketplace_line_items(month: dt.date, service_names: Iterable[str]) -> QuerySet[LineItem]:
+    """The line items behind :func:`marketplace_sales`, oldest first (paginate with slices)."""
+    return _marketplace_items(month, service_names).select_related("customer").order_by("charge_period_start", "pk")

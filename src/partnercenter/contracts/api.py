@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from partnercenter.accounts.api import current_user
 from partnercenter.accounts.schemas import ErrorOut
@@ -135,14 +135,14 @@ def list_contracts(request: HttpRequest, q: Query[ContractsQuery]) -> ContractsP
 )
 def request_contract(
     request: HttpRequest, body: RequestIn, idempotency_key: IdempotencyKey = None
-) -> tuple[int, ContractDetailOut]:
+) -> Status:
     user = current_user(request)
     key = idempotency_key or ""
     existed = bool(key) and PaymentContract.objects.filter(partner_id=user.partner_id, idempotency_key=key).exists()
     c = services.request_contract(
         actor=user, amount=body.amount, currency=body.currency, purpose=body.purpose, idempotency_key=key
     )
-    return (200 if existed else 201), _detail(request, c.number)
+    return Status(200 if existed else 201, _detail(request, c.number))
 
 
 @router.get(

@@ -37,9 +37,10 @@ def test_a_partner_requests_the_operator_issues_the_partner_downloads(org):
     assert r.status_code == 302
     number = PaymentContract.objects.get().number
     assert r["Location"] == f"{PAGE}{number}/"
-    assert post(partner, PAGE, {"amount": "800.00", "currency": "CNY", "purpose": "Renewal", "form_key": "f1"})[
-        "Location"
-    ] == f"{PAGE}{number}/"
+    assert (
+        post(partner, PAGE, {"amount": "800.00", "currency": "CNY", "purpose": "Renewal", "form_key": "f1"})["Location"]
+        == f"{PAGE}{number}/"
+    )
     assert PaymentContract.objects.count() == 1
     listed = partner.get(PAGE).content.decode()
     assert number in listed and 'data-state="requested"' in listed and "800.00 CNY" in listed

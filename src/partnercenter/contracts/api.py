@@ -133,9 +133,7 @@ def list_contracts(request: HttpRequest, q: Query[ContractsQuery]) -> ContractsP
     + KEY_HELP
     + " A repeat answers 200.",
 )
-def request_contract(
-    request: HttpRequest, body: RequestIn, idempotency_key: IdempotencyKey = None
-) -> Status:
+def request_contract(request: HttpRequest, body: RequestIn, idempotency_key: IdempotencyKey = None) -> Status:
     user = current_user(request)
     key = idempotency_key or ""
     existed = bool(key) and PaymentContract.objects.filter(partner_id=user.partner_id, idempotency_key=key).exists()

@@ -136,7 +136,11 @@ def list_contracts(request: HttpRequest, q: Query[ContractsQuery]) -> ContractsP
 def request_contract(request: HttpRequest, body: RequestIn, idempotency_key: IdempotencyKey = None) -> Status:
     user = current_user(request)
     key = idempotency_key or ""
-    existed = bool(key) and PaymentContract.objects.filter(partner_id=user.partner_id, idempotency_key=key).exists()
+    existed = (
+        bool(key)
+        and user.partner_id is not None
+        and PaymentContract.objects.filter(partner_id=user.partner_id, idempotency_key=key).exists()
+    )
     c = services.request_contract(
         actor=user, amount=body.amount, currency=body.currency, purpose=body.purpose, idempotency_key=key
     )

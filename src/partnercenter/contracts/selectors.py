@@ -18,20 +18,22 @@ def _latest(field: str) -> Subquery:
     return Subquery(ContractEvent.objects.filter(contract=OuterRef("pk")).order_by("-at", "-id").values(field)[:1])
 
 
-def contracts_for(user: User, state: str = "") -> QuerySet[PaymentContract]:
+def contracts_for(user: User, *states: str) -> QuerySet[PaymentContract]:
+    """The contracts in scope, newest first; only those in ``states`` when any is given."""
     qs = PaymentContract.objects.select_related("partner", "requested_by").annotate(
         state=_latest("state"), state_at=_latest("at")
     )
     ids = scoping.partner_ids_for(user, scoping.Purpose.VIEW)
     if ids is not None:
         qs = qs.filter(partner_id__in=ids)
-    if state:
-        qs = qs.filter(state=state)
+    wanted = [s for s in states if s]
+    if wanted:
+        qs = qs.filter(state__in=wanted)
     return qs.order_by("-requested_at", "-id")
 
 
 def open_contracts(user: User) -> QuerySet[PaymentContract]:
-    return contracts_for(user).filter(state__in=[s.value for s in OPEN_STATES])
+    return contracts_for(user, *OPEN_STATES)
 
 
 def get_contract(user: User, number: str) -> PaymentContract:

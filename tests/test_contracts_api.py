@@ -97,7 +97,7 @@ def test_operator_walks_the_contract_and_the_partner_downloads_the_pdf(org):
     pdf = partner.get(f"{API}/{number}/pdf")
     assert (pdf.status_code, pdf["Content-Type"]) == (200, "application/pdf")
     text = pdf_text(pdf.content)
-    for expected in (number, "SP-A", "1,234.5 CNY", "服务费 Q1", "Net 30 天", "2026-03-10"):
+    for expected in (number, "SP-A", "1,234.50 CNY", "服务费 Q1", "Net 30 天", "2026-03-10"):
         assert expected in text
 
 

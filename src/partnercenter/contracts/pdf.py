@@ -1,7 +1,7 @@
 """The PDF of an issued payment contract (O6, X3), drawn with WeasyPrint like the bill documents
 (:mod:`partnercenter.billing.pdf`): Noto Sans CJK through fontconfig so Chinese and English names
-render and extract as text, nothing fetched while rendering. The amount is printed exactly as
-requested (it already has at most the currency's minor unit in places)."""
+render and extract as text, nothing fetched while rendering. The amount is printed to the
+currency's minor unit, which it never exceeds (the request refuses more places)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from django.template.loader import render_to_string
 
-from partnercenter.core import clock
+from partnercenter.core import clock, money
 
 from . import selectors
 from .models import PaymentContract
@@ -29,7 +29,7 @@ def render_contract(contract: PaymentContract) -> bytes:
     context = {
         "contract": contract,
         "partner": contract.partner,
-        "amount_text": f"{contract.amount:,}",
+        "amount_text": f"{money.round_minor(contract.amount, contract.currency):,}",
         "terms": event.terms,
         "issued_on": clock.billing_date(event.at),
         "requested_on": clock.billing_date(contract.requested_at),

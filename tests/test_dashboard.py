@@ -151,3 +151,5 @@ def test_an_operator_sees_no_partner_figures(org):
     html = home(org, "op")
     assert panels(html) == ["exports", "contracts"]
     assert "amount-due-figure" not in html and "expenditure-figure" not in html
+    assert 'data-testid="operator-view"' in html
+    assert 'data-testid="operator-view"' not in home(org, "sp-a-admin")

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.core import menus
 from partnercenter.core.decorators import current_user, forbidden, menu_required
@@ -28,6 +29,11 @@ PAGE_SIZE = 20
 
 def _may_request(user: User) -> bool:
     return user.partner_id is not None
+
+
+def _sees_several_partners(user: User) -> bool:
+    ids = scoping.partner_ids_for(user, scoping.Purpose.VIEW)
+    return ids is None or len(ids) > 1
 
 
 def _form_key(request: HttpRequest) -> str:
@@ -55,6 +61,7 @@ def _index_context(request: HttpRequest, error: DomainError | None = None) -> di
         "states": ContractState.choices,
         "may_request": _may_request(user),
         "is_operator": user.is_platform_operator,
+        "show_partner": _sees_several_partners(user),
         "form_key": request.POST.get("form_key") or uuid.uuid4().hex,
         "values": request.POST,
         "error": error,

@@ -10,8 +10,8 @@
   first contract again when the request is the same, and 409 ``idempotency_key_reused`` when it
   is not. An operator's step repeated with the same key answers the contract unchanged.
 * **Concurrency.** Every write first locks the partner row (the fixed first lock of the project),
-  then the contract; numbers are allocated under a global advisory of the unique constraint: a
-  clash retries with the next number."""
+  then the contract. Numbers run across partners, so two partners' requests may pick the same
+  one: the unique constraint refuses the second, which retries with the next number."""
 
 from __future__ import annotations
 

@@ -42,3 +42,24 @@ def autodiscover() -> None:
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("dashboard")
+
+
+@dataclass(frozen=True)
+class Shown:
+    panel: Panel
+    context: dict[str, Any]
+
+
+def panels_for(user: User) -> list[Shown]:
+    """The panels the user's menus allow, in order, with their contexts; a panel answering
+    ``None`` (nothing for this user) is left out."""
+    from partnercenter import scoping
+
+    shown = []
+    for panel in all_panels():
+        if not scoping.has_menu(user, panel.menu):
+            continue
+        context = panel.context(user)
+        if context is not None:
+            shown.append(Shown(panel, context))
+    return shown

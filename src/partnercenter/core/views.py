@@ -4,10 +4,13 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from partnercenter import scoping
 from partnercenter.core import clock
+from partnercenter.core import dashboard as panel_registry
 from partnercenter.core.decorators import current_user
 
 
@@ -24,5 +27,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The home page: the welcome line, the panels the user's menus allow (``core.dashboard``),
+    each drawn from its own template and context, and the quick links."""
     user = current_user(request)
-    return render(request, "core/dashboard.html", {"customer_count": scoping.customers_for(user).count()})
+    panels = [
+        mark_safe(render_to_string(s.panel.template, {**s.context, "panel_code": s.panel.code}, request))  # noqa: S308
+        for s in panel_registry.panels_for(user)
+    ]
+    context = {"customer_count": scoping.customers_for(user).count(), "panels": panels}
+    return render(request, "core/dashboard.html", context)

@@ -317,4 +317,4 @@ def test_dashboard_panel_counts_open_alerts_and_shows_the_latest_three(raised):
         from django.template.loader import render_to_string
 
         html = render_to_string(dashboard.PANEL.template, ctx)
-    assert 'data-testid="panel-alerts-open">1<' in html and 'href="/customer-alerts/"' in html
+    assert 'data-testid="alerts-figure">1<' in html and 'href="/customer-alerts/"' in html

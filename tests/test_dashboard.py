@@ -129,9 +129,16 @@ def test_open_payment_contracts_of_the_partner_and_for_the_operator(org):
 
 
 def test_panels_follow_the_menus(org):
-    assert panels(home(org, "sp-a-admin")) == ["expenditure", "amount-due", "incentives", "exports", "contracts"]
+    assert panels(home(org, "sp-a-admin")) == [
+        "expenditure",
+        "amount-due",
+        "incentives",
+        "alerts",
+        "exports",
+        "contracts",
+    ]
     assert panels(home(org, "sp-a-finance")) == ["amount-due", "incentives", "exports", "contracts"]
-    assert panels(home(org, "sp-a-operator")) == ["expenditure", "exports"]
+    assert panels(home(org, "sp-a-operator")) == ["expenditure", "alerts", "exports"]
     # Account managers never see partner bills, even when granted the menu.
     account_services.set_menus(
         actor=org.users["sp-a-admin"],
@@ -149,7 +156,8 @@ def test_an_operator_sees_no_partner_figures(org):
     make_bills(org)
     ingest(MARCH_RECORDS, MID_MARCH)
     html = home(org, "op")
-    assert panels(html) == ["exports", "contracts"]
+    # Alerts, exports and contract requests are the platform's own work; partner figures are not shown.
+    assert panels(html) == ["alerts", "exports", "contracts"]
     assert "amount-due-figure" not in html and "expenditure-figure" not in html
     assert 'data-testid="operator-view"' in html
     assert 'data-testid="operator-view"' not in home(org, "sp-a-admin")

@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from playwright.sync_api import Page, expect
 
+from partnercenter.alerts.models import CustomerAlert
 from partnercenter.contracts import services as contracts
 from partnercenter.core import clock
 from partnercenter.exports.models import ExportTask
@@ -49,6 +50,26 @@ def make_data(org) -> None:
             contracts.request_contract(actor=finance, amount=amount, currency="CNY", purpose="Q1")
         contracts.start_processing(actor=org.users["op"], number="PC-202603-000002")
         contracts.reject(actor=org.users["op"], number="PC-202603-000003", reason="duplicate")
+    for day, handled in ((17, None), (18, None), (19, NOW)):
+        CustomerAlert.objects.create(
+            partner=org.partners["sp-a"],
+            customer=org.customers["a1"],
+            rule="spend_spike",
+            currency="USD",
+            figures={
+                "day": f"2026-03-{day}",
+                "spend": "500",
+                "previous_total": "280",
+                "previous_average": "20.00",
+                "factor": "3",
+                "floor": "100",
+            },
+            condition_key=f"spike:sp-a:a1:USD:2026-03-{day}",
+            raised_at=on(day + 1, 0, 5),
+            handled_at=handled,
+            handled_by=org.users["sp-a-admin"] if handled else None,
+            note="called the customer" if handled else "",
+        )
 
 
 def text(page: Page, selector: str) -> str:
@@ -67,12 +88,13 @@ def _check_panels(page: Page) -> None:
     expect(page.get_by_test_id("expenditure-figure")).to_be_in_viewport()
     figures = {
         name: text(page, f"[data-testid={name}-figure]")
-        for name in ("expenditure", "amount-due", "incentives", "exports", "contracts")
+        for name in ("expenditure", "amount-due", "incentives", "alerts", "exports", "contracts")
     }
     assert figures["expenditure"] == "1,149.12 USD"
     assert figures["amount-due"] == "987.65 CNY"
     assert figures["exports"] == "2"
     assert figures["contracts"] == "2"
+    assert figures["alerts"] == "2"
 
     follow(page, "expenditure")
     totals = "[data-testid=totals] dl[data-currency=USD] [data-total=expenditure] dd"
@@ -85,6 +107,10 @@ def _check_panels(page: Page) -> None:
     follow(page, "incentives")
     assert "state=pending_confirmation" in page.url
     assert text(page, "[data-testid=pager] span") == figures["incentives"]
+
+    follow(page, "alerts")
+    assert text(page, "[data-testid=open-count]") == figures["alerts"]
+    expect(page.get_by_test_id("alerts-table").locator("tbody tr")).to_have_count(int(figures["alerts"]))
 
     follow(page, "exports")
     active = page.locator("tr[data-status=queued], tr[data-status=running]")

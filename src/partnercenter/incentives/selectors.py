@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Max, QuerySet
+from django.utils.translation import gettext as _
 
 from partnercenter import scoping
 from partnercenter.accounts.models import User
+from partnercenter.billing import payment_selectors
+from partnercenter.billing.payment_services import shown
 from partnercenter.core import clock
 from partnercenter.core.errors import NotFound
 from partnercenter.core.masking import mask_name
 from partnercenter.core.money import ZERO
-from partnercenter.partners.models import AssociationType
+from partnercenter.partners.models import AssociationType, Partner
 
 from .models import Estimate, Incentive, IncentiveKind, Line, Program, Rate, State, Transition
 
@@ -203,14 +206,12 @@ def summary_page(
 
 
 def _mark_frozen(rows: list[SummaryRow]) -> None:
-    from . import workflow  # workflow imports these selectors
-
     reasons: dict[tuple[int, dt.date], str | None] = {}
     for r in rows:
         if r.state == State.PENDING and r.incentive is not None:
             key = (r.partner_id, r.period_start)
             if key not in reasons:
-                reasons[key] = workflow.frozen_reason(r.incentive.partner, r.period_start, r.period_end)
+                reasons[key] = frozen_reason(r.incentive.partner, r.period_start, r.period_end)
             r.frozen = reasons[key]
 
 
@@ -269,3 +270,19 @@ def calculation(incentive: Incentive) -> Calculation:
 
 def transitions(incentive: Incentive) -> list[Transition]:
     return list(Transition.objects.filter(incentive=incentive).select_related("actor").order_by("at", "id"))
+
+
+def frozen_reason(partner: Partner, period_start: dt.date, period_end: dt.date) -> str | None:
+    """Why the partner's incentives of the period cannot be confirmed yet: the partner bills of
+    months inside the period that still have an amount due; ``None`` when nothing is due."""
+    unpaid = [
+        d for d in payment_selectors.unpaid_bills(partner) if period_start <= d.bill.month < period_end and d.due > 0
+    ]
+    if not unpaid:
+        return None
+    bills = "; ".join(
+        _("bill %(month)s has %(amount)s %(currency)s unpaid")
+        % {"month": f"{d.bill.month:%Y-%m}", "amount": shown(d.due, d.bill.currency), "currency": d.bill.currency}
+        for d in unpaid
+    )
+    return _("Frozen: %(bills)s") % {"bills": bills}

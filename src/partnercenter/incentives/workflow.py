@@ -8,7 +8,7 @@ On top of it:
   incentive of that partner and period (I3), all or nothing, under the partner row lock (the
   fixed first lock of every money write, as in billing). Confirming after the deadline still
   succeeds while the worker has not confirmed them yet; the reason records it.
-* :func:`frozen_reason` — I9: while a partner bill of a month inside the period has an amount
+* :func:`selectors.frozen_reason` — I9: while a partner bill of a month inside the period has an amount
   due, pending → issuing is refused (409 ``frozen_unpaid_bills``) and the worker skips it.
 * :func:`auto_confirm_due` — the worker confirms what is pending from the deadline on.
 * :func:`approve` — a platform operator's review: issuing → issued.
@@ -27,14 +27,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from partnercenter.accounts.models import AuditEntry, User
-from partnercenter.billing import payment_selectors
-from partnercenter.billing.payment_services import shown
 from partnercenter.core import audit, clock
 from partnercenter.core.errors import Conflict, Forbidden, ValidationFailed
 from partnercenter.partners.models import Partner
 
 from . import selectors as sel
 from .models import TRANSITIONS, Incentive, State, Transition
+from .selectors import frozen_reason
 
 CONFIRM_ACTION = "incentives.confirm"
 APPROVE_ACTION = "incentives.approve"
@@ -88,22 +87,6 @@ def transition(
 
 
 # --- freezing (I9) -------------------------------------------------------------------------------
-
-
-def frozen_reason(partner: Partner, period_start: dt.date, period_end: dt.date) -> str | None:
-    """Why the partner's incentives of the period cannot be confirmed yet: the partner bills of
-    months inside the period that still have an amount due; ``None`` when nothing is due."""
-    unpaid = [
-        d for d in payment_selectors.unpaid_bills(partner) if period_start <= d.bill.month < period_end and d.due > 0
-    ]
-    if not unpaid:
-        return None
-    bills = "; ".join(
-        _("bill %(month)s has %(amount)s %(currency)s unpaid")
-        % {"month": f"{d.bill.month:%Y-%m}", "amount": shown(d.due, d.bill.currency), "currency": d.bill.currency}
-        for d in unpaid
-    )
-    return _("Frozen: %(bills)s") % {"bills": bills}
 
 
 # --- confirming (I3) -----------------------------------------------------------------------------

@@ -196,6 +196,22 @@ def top_up(
     remark = _clean_text(remark, "remark", required=False)
     key = _clean_text(idempotency_key, "idempotency_key", required=False)
     fp = _fingerprint(op="top_up", partner=partner.pk, currency=currency, amount=value, remark=remark)
+    return _credit(actor, partner, currency, value, key=key, fp=fp, action="billing.top_up", remark=remark)
+
+
+def _credit(
+    actor: User,
+    partner: Partner,
+    currency: str,
+    value: Decimal,
+    *,
+    key: str,
+    fp: str,
+    action: str,
+    remark: str,
+    **detail: Any,
+) -> StatementEntry:
+    """A top-up entry of ``value``, once per Idempotency-Key, under the partner lock, audited."""
     with transaction.atomic():
         _lock(partner)
         earlier = _repeat(StatementEntry, partner, key, fp)
@@ -213,9 +229,10 @@ def top_up(
         )
         audit.record(
             actor,
-            "billing.top_up",
+            action,
             partner=partner,
             target=str(entry.pk),
+            **detail,
             currency=currency,
             amount=money.to_str(value),
             balance_after=money.to_str(entry.balance_after),
@@ -594,29 +611,14 @@ def credit_incentive_payout(
     value = clean_amount(amount, currency)
     key = f"incentive-payout:{number}"
     fp = _fingerprint(op="incentive_payout", number=number, currency=currency, amount=value)
-    with transaction.atomic():
-        _lock(partner)
-        earlier = _repeat(StatementEntry, partner, key, fp)
-        if earlier is not None:
-            return earlier  # type: ignore[no-any-return]
-        entry = _entry(
-            partner,
-            currency,
-            StatementEntryKind.TOP_UP,
-            value,
-            actor,
-            remark=f"Incentive payout {number}",
-            idempotency_key=key,
-            request_fingerprint=fp,
-        )
-        audit.record(
-            actor,
-            "billing.incentive_payout",
-            partner=partner,
-            target=str(entry.pk),
-            application=number,
-            currency=currency,
-            amount=money.to_str(value),
-            balance_after=money.to_str(entry.balance_after),
-        )
-    return entry
+    return _credit(
+        actor,
+        partner,
+        currency,
+        value,
+        key=key,
+        fp=fp,
+        action="billing.incentive_payout",
+        remark=f"Incentive payout {number}",
+        application=number,
+    )

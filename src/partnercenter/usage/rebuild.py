@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
@@ -35,7 +36,7 @@ from .models import CustomerRunningTotal, CustomerTotalKey, DailyRollup, LineIte
 DAILY_ROLLUPS = "daily_rollups"
 CUSTOMER_TOTALS = "customer_totals"
 PROJECTIONS = (DAILY_ROLLUPS, CUSTOMER_TOTALS)
-WRITE_CHUNK = 5_000  # running-total rows sent per executemany
+WRITE_CHUNK = 10_000  # running-total rows per COPY or executemany
 READ_CHUNK = 20_000  # grouped rows fetched per round trip
 SQLITE_CACHE_KIB = 131_072  # SQLite page cache while rebuilding (the default is 2 MiB)
 _LINES = LineItem._meta.db_table
@@ -129,20 +130,31 @@ def _customer_totals() -> int:
         )
         cur.execute(f"SELECT id, customer_id, partner_id, association_type, currency FROM {_KEYS}")  # noqa: S608
         ids = {tuple(row[1:]): row[0] for row in cur.fetchall()}
-    cols = ", ".join(_VALUES)
-    sql = f"INSERT INTO {_RUNNING} (key_id, day, {cols}) VALUES ({', '.join(['%s'] * (_WIDTH + 2))})"  # noqa: S608
+    rows = ((ids[k], day, *values) for k, day, values in _running_rows())
+    return _write_running(rows)
+
+
+def _write_running(rows: Iterator[tuple[Any, ...]]) -> int:
+    """Append running-total rows (key id, day, 13 values) in chunks: a COPY per chunk on
+    PostgreSQL (between two, the server-side cursor that ``rows`` reads from may fetch: not during
+    one), executemany on SQLite."""
+    cols = ", ".join(("key_id", "day", *_VALUES))
+    pg = connection.vendor == "postgresql"
+    sql = (
+        f"COPY {_RUNNING} ({cols}) FROM STDIN"
+        if pg
+        else f"INSERT INTO {_RUNNING} ({cols}) VALUES ({', '.join(['%s'] * (_WIDTH + 2))})"  # noqa: S608
+    )
     written = 0
-    batch: list[tuple[Any, ...]] = []
-    with connection.cursor() as cur:
-        for k, day, values in _running_rows():
-            batch.append((ids[k], day, *values))
-            if len(batch) >= WRITE_CHUNK:
+    while batch := list(islice(rows, WRITE_CHUNK)):
+        if pg:
+            with connection.connection.cursor() as raw, raw.copy(sql) as copy:
+                for row in batch:
+                    copy.write_row(row)
+        else:
+            with connection.cursor() as cur:
                 cur.executemany(sql, batch)
-                written += len(batch)
-                batch.clear()
-        if batch:
-            cur.executemany(sql, batch)
-            written += len(batch)
+        written += len(batch)
     return written
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, connections, transaction
 
 from partnercenter import cli
 from partnercenter.core.money import join
 from partnercenter.usage import rebuild, services
-from partnercenter.usage.ingest import ledger_version
+from partnercenter.usage.ingest import _ADVISORY_LOCK_KEY, ledger_version
 from partnercenter.usage.models import CustomerRunningTotal, CustomerTotalKey, DailyRollup
 from tests.test_usage_ingest import record, rollups_by_key
 
@@ -146,3 +148,30 @@ def test_console_script_alias(ledger):
     call_command(*cli.ALIASES["rebuild-totals"], "--only", "daily_rollups", stdout=out)
     assert out.getvalue() == "daily_rollups: 6 row(s) rebuilt\n"
     assert derived() == (expected_rollups(ledger), {})
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite: BEGIN IMMEDIATE serialises all writers")
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_holds_the_ingestion_lock_until_commit(ledger):
+    """No ingestion batch starts while the totals are rebuilt: it waits for the same lock."""
+    got: list[bool] = []
+
+    def try_ingestion_lock() -> None:
+        try:
+            with connections["default"].cursor() as c:
+                c.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_LOCK_KEY])
+                got.append(c.fetchone()[0])
+                c.execute("SELECT pg_advisory_unlock_all()")
+        finally:
+            connections["default"].close()
+
+    with transaction.atomic():
+        rebuild.rebuild_totals()
+        other = threading.Thread(target=try_ingestion_lock)
+        other.start()
+        other.join()
+    after = threading.Thread(target=try_ingestion_lock)
+    after.start()
+    after.join()
+    assert got == [False, True]
+    assert derived() == (expected_rollups(ledger), expected_running(ledger))

@@ -10,7 +10,9 @@ way too.
 Exactness: rollups are one ``INSERT … SELECT … GROUP BY`` whose sum is PostgreSQL's numeric SUM or,
 on SQLite where amounts are text, the ``exact_sum`` aggregate of core.money. Running totals stream
 the exact sums per key, day and classification (a server-side cursor on PostgreSQL), split them
-(core.money.split) and accumulate per key in Python integers, so memory holds one key at a time.
+(core.money.split) and accumulate per key in Python integers: memory holds one key's running
+values, the map of key ids (one per customer, partner, association type and currency) and a chunk
+of rows, however many line items there are.
 
 A running total's integers are not unique (ingestion adds the split parts of each batch's sums, so
 ``hi`` and ``lo`` may exceed their ranges); a rebuild writes the split of each day's exact sum.
@@ -160,8 +162,8 @@ def _write_running(rows: Iterator[tuple[Any, ...]]) -> int:
 
 def _running_rows() -> Iterator[tuple[tuple[Any, ...], Any, list[int]]]:
     """(key, day, the 13 running values through that day) for each key and day with charges, from
-    the exact sums per key, day and classification read in that order. The day is passed on as the
-    engine returns it (a date, or ISO text on SQLite), which is how it is written back."""
+    the exact sums per key, day and classification read in that order (the sum as the engine's
+    exact SUM returns it: numeric, or canonical text on SQLite)."""
     group = ", ".join((*_TOTAL_KEY, "charge_day", "classification"))
     key: tuple[Any, ...] | None = None
     day: Any = None

@@ -7,8 +7,9 @@ database ``partnercenter_bench_exp``), in child processes (``bench/expenditure_c
    5,000 customers, an admin and two account managers with 200 and 800 assigned customers, a
    distributor with a second-level reseller and a referral partner with 800 more customers, 40
    customers that moved to big-sp and 20 that left it); ``BENCH_EXP_ROWS`` line items (default
-   10,000,000) over 13 months loaded with set-based SQL into the shapes ingestion writes (line
-   items, daily rollups, per-customer running totals), then checked against Decimal sums.
+   10,000,000) over 13 months loaded with set-based SQL into the line items ingestion writes, the
+   daily rollups and per-customer running totals rebuilt from them (``usage.rebuild``), then
+   checked against Decimal sums.
 2. **summary**: the console page ``/expenditure/`` and the API ``/api/v1/expenditure/summary``,
    in process with Django's test ``Client`` (session of ``force_login``; full middleware, view,
    template or JSON), clock frozen at 2026-07-20 10:00 (billing time zone); six filter variants

@@ -20,12 +20,9 @@ Ingesting 10,000,000 rows through ``usage.ingest`` takes 15+ minutes per engine 
   charge (from the customer's association history), ``charge_day``/``charge_month`` in the billing
   time zone, ``billed_cost`` as canonical decimal text (SQLite) or numeric (PostgreSQL), the
   classification from the category and the sign, exactly as ``ingest._classify``;
-* ``usage_dailyrollup``: the GROUP BY of those rows on ``ingest.ROLLUP_KEY``;
-* ``usage_customertotalkey`` and ``usage_customerrunningtotal``: per (day, customer, partner,
-  association type, currency) the vector ingestion hands to ``usage.running.apply`` (the sum over
-  the rollup keys of ``money.split(rollup amount)``, integer arithmetic, and the line count), then
-  per key a row for each day with charges holding the cumulative sums through that day (a window
-  SUM), which is what ``running.apply`` maintains;
+* the daily rollups and the per-customer running totals: after the load, by
+  ``usage.rebuild.rebuild_totals`` (what ``partnercenter rebuild-totals`` runs), so the benchmark
+  reads totals of the product's own definition;
 * an ``IngestBatch`` per month (counts and totals) and a ``Freshness`` row.
 
 ``check_data`` then compares, for several customers, the summary selector's figures and the
@@ -272,6 +269,7 @@ def load_line_items(
     from django.db import connection, transaction
 
     from partnercenter.core import clock
+    from partnercenter.usage import rebuild
     from partnercenter.usage.models import Freshness, IngestBatch
 
     sql = _Sql(connection.vendor)
@@ -344,15 +342,6 @@ def load_line_items(
         ):
             cur.execute(ddl)
         cur.execute("CREATE INDEX bx_assoc_c ON bx_assoc (cidx, from_dn)")
-        vcols = ", ".join(
-            f"{c}_{p} {int_t}" for c in ("expenditure", "refund", "adjustment", "tax") for p in ("units", "hi", "lo")
-        )
-        cur.execute(
-            sql.temp(
-                "bx_daily",
-                f"dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT, currency TEXT, {vcols}, line_count {int_t}",
-            )
-        )
 
         def month_start(d: dt.date) -> dt.date:
             return d.replace(day=1)
@@ -480,62 +469,6 @@ def load_line_items(
         JOIN bx_cust c ON c.cidx = r.cidx
         ORDER BY r.dn, r.h, r.n
     """
-    rollup_sql = f"""
-        INSERT INTO usage_dailyrollup (day, customer_id, partner_id, association_type, service_name, service_type,
-            region_id, x_project, x_billing_mode, classification, currency, amount, line_count)
-        SELECT d.day, x.customer_id, x.partner_id, x.assoc_type, p.name, p.service_type, g.rid, x.project, p.mode,
-               x.cls, x.currency, {sql.amount("x.s")}, x.cnt
-        FROM (
-            SELECT dn, customer_id, partner_id, assoc_type, pidx, ridx, project, cls, currency,
-                   SUM(amt){"::bigint" if pg else ""} AS s, COUNT(*) AS cnt
-            FROM bx_rows GROUP BY dn, customer_id, partner_id, assoc_type, pidx, ridx, project, cls, currency
-        ) x
-        JOIN bx_days d ON d.dn = x.dn JOIN bx_product p ON p.pidx = x.pidx JOIN bx_region g ON g.ridx = x.ridx
-        ORDER BY d.day, x.customer_id, x.partner_id, x.assoc_type, p.name, p.service_type, g.rid, x.project, p.mode,
-                 x.cls, x.currency
-    """
-    frac = f"((x.s % {E}) + {E}) % {E}"
-    parts = {"units": f"(x.s - {frac}) / {E}", "hi": f"({frac}) / 100", "lo": f"(({frac}) % 100) * 100000"}
-    sums = ", ".join(
-        f"SUM(CASE WHEN x.cls = '{c}' THEN {expr} ELSE 0 END)" for c in ("expenditure", "refund", "adjustment", "tax")
-        for expr in parts.values()
-    )  # fmt: skip
-    cdt_cols = ", ".join(f"{c}_{p}" for c in ("expenditure", "refund", "adjustment", "tax") for p in parts)
-    # The per-day vector ingestion hands to usage.running.apply: per (day, customer, partner,
-    # association type, currency), the sum over rollup keys of split(rollup amount), and the line count.
-    cdt_sql = f"""
-        INSERT INTO bx_daily (dn, customer_id, partner_id, assoc_type, currency, {cdt_cols}, line_count)
-        SELECT x.dn, x.customer_id, x.partner_id, x.assoc_type, x.currency, {sums}, SUM(x.cnt)
-        FROM (
-            SELECT dn, customer_id, partner_id, assoc_type, pidx, ridx, project, cls, currency,
-                   SUM(amt){"::bigint" if pg else ""} AS s, COUNT(*) AS cnt
-            FROM bx_rows GROUP BY dn, customer_id, partner_id, assoc_type, pidx, ridx, project, cls, currency
-        ) x
-        GROUP BY x.dn, x.customer_id, x.partner_id, x.assoc_type, x.currency
-    """
-    # CustomerTotalKey per (customer, partner, association type, currency); CustomerRunningTotal: a
-    # row per key and day with charges, holding the cumulative sums of the daily vectors through
-    # that day, which is what usage.running.apply maintains.
-    cast = "::bigint" if pg else ""
-    running_cols = ", ".join(
-        f"SUM(x.{c}) OVER (PARTITION BY k.id ORDER BY x.dn ROWS UNBOUNDED PRECEDING){cast}"
-        for c in [*cdt_cols.split(", "), "line_count"]
-    )
-    keys_sql = """
-        INSERT INTO usage_customertotalkey (customer_id, partner_id, association_type, currency)
-        SELECT customer_id, partner_id, assoc_type, currency FROM bx_daily
-        GROUP BY customer_id, partner_id, assoc_type, currency ORDER BY customer_id, partner_id, assoc_type, currency
-    """
-    running_sql = f"""
-        INSERT INTO usage_customerrunningtotal (key_id, day, {cdt_cols}, line_count)
-        SELECT k.id, d.day, {running_cols}
-        FROM bx_daily x
-        JOIN usage_customertotalkey k ON k.customer_id = x.customer_id AND k.partner_id = x.partner_id
-             AND k.association_type = x.assoc_type AND k.currency = x.currency
-        JOIN bx_days d ON d.dn = x.dn
-        ORDER BY k.id, x.dn
-    """
-
     # One batch per month, rows in proportion to its days.
     months: list[tuple[dt.date, int, int]] = []  # (month, first dn, day count)
     d = DATA_START
@@ -544,7 +477,7 @@ def load_line_items(
         months.append((d, (d - DATA_START).days, (end - d).days))
         d = end
     base = 0
-    timings = {"stage": 0.0, "line_items": 0.0, "rollups": 0.0, "daily_vectors": 0.0}
+    timings = {"stage": 0.0, "line_items": 0.0}
     for i, (month, dn0, nd) in enumerate(months):
         m = rows * (dn0 + nd) // ndays - rows * dn0 // ndays
         if month_rows is not None:
@@ -575,10 +508,6 @@ def load_line_items(
             t1 = time.perf_counter()
             cur.execute(line_sql.replace("__BATCH__", str(int(batch.pk))))
             t2 = time.perf_counter()
-            cur.execute(rollup_sql)
-            t3 = time.perf_counter()
-            cur.execute(cdt_sql)
-            t4 = time.perf_counter()
             # A month's sum of 10^-10 units overflows 64 bits: summed in two parts (amt = q * 10^6 + r).
             cur.execute(
                 "SELECT currency, cls, SUM(amt / 1000000), SUM(amt - (amt / 1000000) * 1000000), COUNT(*) "
@@ -601,21 +530,13 @@ def load_line_items(
             )  # fmt: skip
         timings["stage"] += t1 - t0
         timings["line_items"] += t2 - t1
-        timings["rollups"] += t3 - t2
-        timings["daily_vectors"] += t4 - t3
         base += m
-        _log(f"    {month:%Y-%m}: {stored:,} rows ({t4 - t0:.1f} s)")
-    t0 = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(keys_sql)
-        cur.execute(running_sql)
-    timings["running_totals"] = time.perf_counter() - t0
+        _log(f"    {month:%Y-%m}: {stored:,} rows ({t2 - t0:.1f} s)")
     t0 = time.perf_counter()
     with connection.cursor() as cur:
         for _name, ddl in dropped:
             cur.execute(ddl)
         for table in (
-            "bx_daily",
             "bx_raw",
             "bx_rows",
             "bx_days",
@@ -627,6 +548,11 @@ def load_line_items(
         ):
             cur.execute(f"DROP TABLE {table}")
     timings["indexes"] = time.perf_counter() - t0
+    # The derived totals as the product defines them: rebuilt from the line items just loaded.
+    for name, part in (("daily_rollups", "rollups"), ("customer_totals", "running_totals")):
+        t0 = time.perf_counter()
+        rebuild.rebuild_totals([name])
+        timings[part] = time.perf_counter() - t0
     Freshness.objects.update_or_create(
         source="bench-expenditure",
         defaults={"complete_until": clock.start_of_day(DATA_END + dt.timedelta(days=1)), "updated_at": now_utc()},

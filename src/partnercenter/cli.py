@@ -1,6 +1,6 @@
 """The ``partnercenter`` console script: a thin front for the management commands.
 
-``partnercenter serve|worker|tick|close-month|import-leads|up|demo|partners …|customers …|users …|check-migrations`` and any
+``partnercenter serve|worker|tick|close-month|import-leads|partition-line-items|up|demo|partners …|customers …|users …|check-migrations`` and any
 Django management command by its own name.
 """
 
@@ -13,6 +13,7 @@ ALIASES = {
     "check-migrations": ["makemigrations", "--check", "--dry-run"],
     "close-month": ["close_month"],
     "import-leads": ["import_leads"],
+    "partition-line-items": ["partition_line_items"],
 }
 
 

@@ -78,7 +78,7 @@ def test_conversion_keeps_rows_and_creates_monthly_partitions(partitioned):
         cur.execute(
             "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [partitioning.TABLE]
         )
-        assert cur.fetchone() == (3,)  # batch, customer, partner: kept as they were
+        assert cur.fetchone() == (0,)  # none since migration 0007, as before the conversion
     with pytest.raises(partitioning.PartitioningError, match="already partitioned"):
         partitioning.partition_line_items()
 

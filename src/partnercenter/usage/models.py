@@ -65,11 +65,19 @@ class LineItem(models.Model):
     identity = models.BinaryField(max_length=16, unique=True)
     # No single-column indexes on the foreign keys (each would be written for every row ingested):
     # no read selects line items by batch (batches are never deleted), and the (customer, day) and
-    # (partner, day) indexes below serve every read by customer or partner.
-    batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="+", db_index=False)
-    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+", db_index=False)
+    # (partner, day) indexes below serve every read by customer or partner. No database constraint
+    # either: ingestion resolves every row's customer and partner before writing, and PostgreSQL's
+    # deferred checks cost more at COMMIT than the insert itself (migration 0007).
+    batch = models.ForeignKey(
+        IngestBatch, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    customer = models.ForeignKey(
+        "partners.Customer", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     # The partner and association in force when the charge happened.
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     association_type = models.CharField(max_length=16)
 
     charge_period_start = models.DateTimeField()

@@ -1,9 +1,9 @@
 """Line items keep no foreign-key constraints on PostgreSQL.
 
 Django declares them DEFERRABLE INITIALLY DEFERRED: every line item written queues one check per
-key (batch, customer, partner), all run at COMMIT, row by row. Measured on this project's
-PostgreSQL 15 (docs/scaling.md): 7–14 s spent in COMMIT for 200,000–500,000 line items, against
-0.01 s without them, more than the rows' own insert. Ingestion already resolves every row's customer
+key (batch, customer, partner), all run at COMMIT, row by row. Measured on PostgreSQL 15 with
+``python -m bench.constraints`` (docs/scaling.md): 2.8–3.9 s in COMMIT for 200,000 line items and
+11–18 s for 500,000, against 0.01 s without them: more than the rows' own insert. Ingestion already resolves every row's customer
 and the partner of the association in force before it writes anything (an unknown customer
 rejects the whole batch: tests/test_usage_ingest.py::test_unknown_accounts_are_listed_and_nothing_written),
 and writes the batch it has just created; customers, partners and batches are never deleted, and

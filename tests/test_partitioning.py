@@ -159,6 +159,8 @@ def test_detach_an_old_month(partitioned):
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM usage_lineitem_y2026m03")
         assert cur.fetchone() == (3,)  # the rows stay in the detached table, to archive or drop
+    with pytest.raises(partitioning.PartitioningError, match=r"2026-03 was detached \(table usage_lineitem_y2026m03\)"):
+        partitioning.ensure_months({MARCH})
 
 
 @on_postgres

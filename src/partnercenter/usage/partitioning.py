@@ -144,6 +144,13 @@ def ensure_months(months: Iterable[dt.date]) -> None:
         missing = sorted(wanted - partitions().keys())
         with connection.cursor() as cur:
             for month in missing:
+                cur.execute("SELECT to_regclass(%s)", [partition_name(month)])
+                if cur.fetchone()[0] is not None:
+                    # A detached month: new rows of it would miss the deduplication against its rows.
+                    raise PartitioningError(
+                        f"{month:%Y-%m} was detached (table {partition_name(month)}): reattach it to take "
+                        "line items of that month."
+                    )
                 _attach_month(cur, month)
 
 

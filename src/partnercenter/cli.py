@@ -1,6 +1,7 @@
 """The ``partnercenter`` console script: a thin front for the management commands.
 
-``partnercenter serve|worker|tick|close-month|import-leads|rebuild-totals|up|demo|partners …|customers …|users …|check-migrations`` and any
+``partnercenter serve|worker|tick|close-month|import-leads|rebuild-totals|partition-line-items|up|demo|partners …|customers …|
+users …|check-migrations`` and any
 Django management command by its own name.
 """
 
@@ -14,6 +15,7 @@ ALIASES = {
     "close-month": ["close_month"],
     "import-leads": ["import_leads"],
     "rebuild-totals": ["rebuild_totals"],
+    "partition-line-items": ["partition_line_items"],
 }
 
 

@@ -63,10 +63,21 @@ class LineItem(models.Model):
 
     # 16-byte digest of the row's identity (native line id, or FOCUS identifying columns).
     identity = models.BinaryField(max_length=16, unique=True)
-    batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
+    # No single-column indexes on the foreign keys (each would be written for every row ingested):
+    # no read selects line items by batch (batches are never deleted), and the (customer, day) and
+    # (partner, day) indexes below serve every read by customer or partner. No database constraint
+    # either: ingestion resolves every row's customer and partner before writing, and PostgreSQL's
+    # deferred checks cost more at COMMIT than the insert itself (migration 0007).
+    batch = models.ForeignKey(
+        IngestBatch, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    customer = models.ForeignKey(
+        "partners.Customer", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     # The partner and association in force when the charge happened.
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     association_type = models.CharField(max_length=16)
 
     charge_period_start = models.DateTimeField()
@@ -122,8 +133,10 @@ class DailyRollup(models.Model):
     """Sum of line items per day and key, maintained in the ingesting transaction."""
 
     day = models.DateField()
+    # Indexed alone: account managers' reads select a customer's rollups without a day.
     customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # The (partner, day) index serves reads by partner.
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     association_type = models.CharField(max_length=16)
     service_name = models.CharField(max_length=200)
     service_type = models.CharField(max_length=16)
@@ -170,7 +183,8 @@ class ClosedMonth(models.Model):
     """A partner's month whose partner bill has been generated: later rows for it are corrections
     that the next bill carries (rule B2). Written by billing when it generates a bill."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # The unique (partner, month) index serves reads by partner.
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     month = models.DateField()
     closed_at = models.DateTimeField()
 
@@ -182,8 +196,10 @@ class CustomerTotalKey(models.Model):
     """One line of the expenditure summary: a customer under a partner and association type (as in
     force at charge time), in one currency."""
 
-    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # The unique key leads with the customer and ctk_partner_customer with the partner: no
+    # single-column indexes needed.
+    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+", db_index=False)
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     association_type = models.CharField(max_length=16)
     currency = models.CharField(max_length=3)
 
@@ -206,7 +222,8 @@ class CustomerRunningTotal(models.Model):
     integer arithmetic in SQL. Maintained by ingestion in the same transaction (usage/running.py).
     """
 
-    key = models.ForeignKey(CustomerTotalKey, on_delete=models.PROTECT, related_name="+")
+    # The unique (key, day) index serves every read by key.
+    key = models.ForeignKey(CustomerTotalKey, on_delete=models.PROTECT, related_name="+", db_index=False)
     day = models.DateField()
     expenditure_units = models.BigIntegerField(default=0)
     expenditure_hi = models.BigIntegerField(default=0)
@@ -247,7 +264,8 @@ class ResourceMonth(models.Model):
     """
 
     month = models.DateField(help_text="first day of the month (billing time zone)")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # resmonth_partner_month serves reads by partner.
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     association_type = models.CharField(max_length=16)
     customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3)

@@ -186,7 +186,15 @@ def bill_line_items(
     if corrects_month is None:
         start = month.replace(day=1)
         return qs.filter(charge_day__gte=start, charge_day__lt=_next_month(start), is_correction=False)
-    return qs.filter(charge_month=corrects_month, is_correction=True, pk__gt=after)
+    # The day range says the same as charge_month; it lets PostgreSQL prune month partitions.
+    first = corrects_month.replace(day=1)
+    return qs.filter(
+        charge_month=first,
+        charge_day__gte=first,
+        charge_day__lt=_next_month(first),
+        is_correction=True,
+        pk__gt=after,
+    )
 
 
 def _next_month(month: dt.date) -> dt.date:
@@ -459,6 +467,9 @@ def _marketplace_items(month: dt.date, service_names: Iterable[str]) -> QuerySet
         service_type="marketplace",
         service_name__in=list(service_names),
         charge_month=month,
+        # the same month as a day range, so that PostgreSQL prunes month partitions
+        charge_day__gte=month,
+        charge_day__lt=_next_month(month),
     ).exclude(classification="tax")
 
 

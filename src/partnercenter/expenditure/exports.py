@@ -7,7 +7,7 @@ classification) are written as their labels in the language of the task, like th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -215,6 +215,10 @@ _DETAIL_SOURCE = [
 ]
 
 
+def _label_of(labels: dict[str, str]) -> Callable[[Any], Any]:
+    return lambda value: labels.get(value, value)
+
+
 def _detail_batches(ctx: ExportContext) -> Iterator[pa.RecordBatch]:
     """The rows of :func:`_detail_rows` as record batches (``exports.fast``): the same scoped,
     filtered and ordered line items, read with one query."""
@@ -227,7 +231,7 @@ def _detail_batches(ctx: ExportContext) -> Iterator[pa.RecordBatch]:
     for batch in fast.query_batches(query, names):
         columns = batch.columns
         for i, labels in enums:
-            columns[i] = fast.map_column(columns[i], lambda v, labels=labels: labels.get(v, v))
+            columns[i] = fast.map_column(columns[i], _label_of(labels))
         columns[-1] = fast.map_column(columns[-1], lambda v: yes if v in ("1", "true") else "")
         yield pa.RecordBatch.from_arrays(columns, names=names)
 

@@ -24,7 +24,6 @@ import csv
 import datetime as dt
 import io
 import os
-import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -43,11 +42,13 @@ BATCH_ROWS = 20_000
 _STRING = pa.string()
 _FORMULA_STARTS = pa.array(sorted(writers.FORMULA_STARTS), _STRING)
 _EDGE_SPACE = pa.array([" ", "\t", "\n", "\r"], _STRING)
-# What the per-cell XML escape (writers._xml_text) would change: a bytes regex over a whole column
-# tells whether any value of the batch may need it, a per-value one which.
-_XML_UNSAFE_BYTES = re.compile(rb"[&<>\x00-\x08\x0b-\x1f]|_x|\xef\xbf[\xbe\xbf]")
+_FORMULA_OR_SPACE = pa.array(sorted(writers.FORMULA_STARTS | {" ", "\n"}), _STRING)
+# What the per-cell XML escape (writers._xml_text) would change: bytes that tell whether any value
+# of a batch may need it (a per-value regex then tells which).
+_XML_UNSAFE_BYTES = (b"&", b"<", b">", b"_x", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+_CONTROL_BYTES = bytes([*range(0x09), *range(0x0B, 0x20)])
 _XML_UNSAFE = r"[&<>\x00-\x08\x0b-\x1f\x{FFFE}\x{FFFF}]|_x[0-9A-Fa-f]{4}_"
-_CSV_SPECIAL_BYTES = re.compile(rb'[",\r\n]')
+_CSV_SPECIAL_BYTES = (b'"', b",", b"\r", b"\n")
 # Decimal text that ``format(Decimal(text), "f")`` writes unchanged and ``money.amount`` accepts
 # (at most 23 integer digits and 15 places): anything else takes the per-cell conversion.
 _PLAIN_DECIMAL = r"^-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,15})?$"
@@ -63,6 +64,15 @@ def _bytes(arr: pa.Array) -> memoryview:
         return memoryview(b"")
     offsets = memoryview(arr.buffers()[1]).cast("q" if arr.type == pa.large_string() else "i")
     return memoryview(arr.buffers()[2])[offsets[arr.offset] : offsets[arr.offset + len(arr)]]
+
+
+def _holds(arr: pa.Array, needles: Iterable[bytes], control: bool = False) -> bool:
+    """Whether a value of ``arr`` may hold one of ``needles`` (or a control character): one scan
+    of the whole column's bytes."""
+    data = bytes(_bytes(arr))
+    if control and len(data.translate(None, _CONTROL_BYTES)) != len(data):
+        return True
+    return any(needle in data for needle in needles)
 
 
 def _join(*parts: Any) -> pa.Array:
@@ -116,19 +126,23 @@ def _plain_amounts(arr: pa.Array) -> pa.Array:
 # ---- CSV ----------------------------------------------------------------------------------------
 
 
+def _filled(arr: pa.Array) -> pa.Array:
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
 def _csv_text(arr: pa.Array) -> pa.Array:
-    text = pc.fill_null(arr, "")
-    return pc.if_else(_first_in(text, _FORMULA_STARTS), _join("'", text), text)
+    text = _filled(arr)
+    formula = _first_in(text, _FORMULA_STARTS)
+    return pc.if_else(formula, _join("'", text), text) if pc.any(formula).as_py() else text
 
 
 def _csv_amount(arr: pa.Array) -> pa.Array:
-    out = pc.fill_null(arr, "")
-    return _per_cell(out, arr, pc.invert(_plain_amounts(arr)), writers._csv_amount)
+    return _per_cell(_filled(arr), arr, pc.invert(_plain_amounts(arr)), writers._csv_amount)
 
 
 def _csv_quoted(arr: pa.Array) -> pa.Array:
     """:mod:`csv`'s minimal quoting: a cell holding a delimiter, a quote or a line break."""
-    if _CSV_SPECIAL_BYTES.search(_bytes(arr)) is None:
+    if not _holds(arr, _CSV_SPECIAL_BYTES):
         return arr
     special = pc.match_substring_regex(arr, '[",\r\n]')
     return pc.if_else(special, _join('"', pc.replace_substring(arr, '"', '""'), '"'), arr)
@@ -185,24 +199,28 @@ _CELL_CLOSE = "</t></is></c>"
 
 
 def _xlsx_text(arr: pa.Array) -> pa.Array:
-    text = pc.fill_null(arr, "")
-    out = pc.if_else(pc.equal(text, ""), "<c/>", _join(_CELL_OPEN, text, _CELL_CLOSE))
+    text = _filled(arr)
+    out = _join(_CELL_OPEN, text, _CELL_CLOSE)
+    if pc.min(pc.binary_length(text)).as_py() == 0:
+        out = pc.if_else(pc.equal(text, ""), "<c/>", out)
     # Formula starts and spaces at either end (xml:space) are rare: the per-cell converter.
-    slow = pc.or_(_first_in(text, _FORMULA_STARTS), _first_in(text, _EDGE_SPACE))
-    slow = pc.or_(slow, pc.is_in(pc.utf8_slice_codeunits(text, -1), value_set=_EDGE_SPACE))
-    if _XML_UNSAFE_BYTES.search(_bytes(text)) is not None:
+    slow = pc.or_(
+        _first_in(text, _FORMULA_OR_SPACE), pc.is_in(pc.utf8_slice_codeunits(text, -1), value_set=_EDGE_SPACE)
+    )
+    if _holds(text, _XML_UNSAFE_BYTES, control=True):
         slow = pc.or_(slow, pc.match_substring_regex(text, _XML_UNSAFE))
     return _per_cell(out, arr, slow, writers._xlsx_text)
 
 
 def _xlsx_amount(arr: pa.Array) -> pa.Array:
-    text = pc.fill_null(arr, "")
+    text = _filled(arr)
     digits = pc.utf8_trim(pc.replace_substring(pc.replace_substring(text, "-", ""), ".", ""), "0")
     number = pc.or_(
         pc.less_equal(pc.utf8_length(text), _EXACT_DIGITS), pc.less_equal(pc.utf8_length(digits), _EXACT_DIGITS)
     )
     out = pc.if_else(number, _join("<c><v>", text, "</v></c>"), _join(_CELL_OPEN, text, _CELL_CLOSE))
-    out = pc.if_else(pc.is_null(arr), "<c/>", out)
+    if arr.null_count:
+        out = pc.if_else(pc.is_null(arr), "<c/>", out)
     return _per_cell(out, arr, pc.invert(_plain_amounts(arr)), writers._xlsx_amount)
 
 
@@ -296,6 +314,10 @@ def _as_string(arr: pa.Array) -> pa.Array:
 
 def _string_array(values: Sequence[Any]) -> pa.Array:
     try:
+        return pa.array(values, _STRING)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        pass
+    try:
         arr = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # SQLite mixes storage classes in a column
         return pa.array([None if v is None else str(v) for v in values], _STRING)
@@ -311,35 +333,11 @@ def _sqlite_batches(sql: str, params: Sequence[Any], names: Sequence[str], size:
             yield pa.RecordBatch.from_arrays([_string_array(c) for c in zip(*rows, strict=True)], names=list(names))
 
 
-class _CopyReader(io.RawIOBase):
-    """The bytes of a ``COPY … TO STDOUT`` as a readable stream (for pyarrow's CSV reader)."""
-
-    def __init__(self, copy: Any) -> None:
-        self._rows = iter(copy)
-        self._buffer = bytearray()
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._done and (size < 0 or len(self._buffer) < size):
-            chunk = next(self._rows, None)
-            if chunk is None:
-                self._done = True
-            else:
-                self._buffer += chunk
-        n = len(self._buffer) if size < 0 else min(size, len(self._buffer))
-        data = bytes(self._buffer[:n])
-        del self._buffer[:n]
-        return data
-
-
 def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], size: int) -> Iterator[pa.RecordBatch]:
     import pyarrow.csv as pacsv
 
     columns = list(names)
-    read = pacsv.ReadOptions(column_names=columns, block_size=size * 400, use_threads=False)
+    read = pacsv.ReadOptions(column_names=columns, use_threads=False, block_size=1 << 26)
     # Every column as text; an unquoted empty field is SQL NULL, a quoted one the empty string.
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(columns, _STRING),
@@ -348,9 +346,23 @@ def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], siz
         quoted_strings_can_be_null=False,
     )
     parse = pacsv.ParseOptions(newlines_in_values=True)
+
+    def parsed(rows: list[Any]) -> Iterator[pa.RecordBatch]:
+        data = b"".join(rows)
+        table = pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=convert)
+        yield from table.combine_chunks().to_batches()
+
+    # libpq hands over one row at a time; runs of ``size`` rows are parsed at once (in this
+    # thread: the copy holds the connection's lock).
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
-        reader = pacsv.open_csv(_CopyReader(copy), read_options=read, parse_options=parse, convert_options=convert)
-        yield from reader
+        rows: list[Any] = []
+        for row in copy:
+            rows.append(row)
+            if len(rows) >= size:
+                yield from parsed(rows)
+                rows = []
+        if rows:
+            yield from parsed(rows)
 
 
 def query_batches(

@@ -303,6 +303,29 @@ def test_the_details_source_writes_the_files_of_the_details_rows(ledger, params,
             assert 0 < len(rows) < 300
 
 
+def test_the_database_may_be_used_between_batches(ledger, monkeypatch):
+    """The task's heartbeat writes to the database while the source is still reading."""
+    monkeypatch.setattr(fast, "BATCH_ROWS", 7)
+    kind = registry.get("expenditure_details")
+    assert kind.arrow is not None
+    ctx = registry.ExportContext(user=ledger.users["sp-a-admin"], params=DETAIL_PARAMS[0], at=NOW)
+    seen: list[tuple[int, int]] = []
+    with clock.frozen_at(NOW):
+        rows = list(kind.rows(ctx))
+        batches = list(kind.arrow(ctx))
+        assert [b.num_rows for b in batches] == [7] * 42 + [6]
+        out = io.BytesIO()
+        fast.write_csv(
+            out,
+            kind.columns,
+            kind.arrow(ctx),
+            progress=lambda n: seen.append((n, LineItem.objects.count())),
+            progress_every=50,
+        )
+    assert out.getvalue() == _old_csv(kind.columns, rows)
+    assert seen == [(n, 300) for n in (56, 105, 154, 203, 252, 300)]
+
+
 def test_an_empty_scope_gives_no_batches(org):
     kind = registry.get("expenditure_details")
     assert kind.arrow is not None

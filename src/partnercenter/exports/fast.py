@@ -2,8 +2,8 @@
 
 :mod:`.writers` converts one cell per Python call; at a million rows that call is most of an
 export's time. Here a kind's source hands over record batches read straight from the database
-(SQLite: a bare cursor; PostgreSQL: ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` parsed by
-pyarrow's CSV reader) and each column is converted by pyarrow's compute kernels: formula
+(SQLite: a bare cursor; PostgreSQL: each row as the text of one record, ``ROW(…)::text``,
+parsed by pyarrow's CSV reader) and each column is converted by pyarrow's compute kernels: formula
 neutralisation, CSV quoting, XML cells, amounts' number-or-text rule. What needs Python is done
 once per *distinct* value of a batch, with the very converters of :mod:`.writers` (dates,
 timestamps in the billing time zone, anonymized names: they repeat across rows), and the rare
@@ -333,47 +333,57 @@ def _sqlite_batches(sql: str, params: Sequence[Any], names: Sequence[str], size:
             yield pa.RecordBatch.from_arrays([_string_array(c) for c in zip(*rows, strict=True)], names=list(names))
 
 
-def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], size: int) -> Iterator[pa.RecordBatch]:
+def _record_options(names: Sequence[str]) -> dict[str, Any]:
     import pyarrow.csv as pacsv
 
     columns = list(names)
-    read = pacsv.ReadOptions(column_names=columns, use_threads=False, block_size=1 << 26)
-    # Every column as text; an unquoted empty field is SQL NULL, a quoted one the empty string.
-    convert = pacsv.ConvertOptions(
-        column_types=dict.fromkeys(columns, _STRING),
-        null_values=[""],
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=False,
-    )
-    parse = pacsv.ParseOptions(newlines_in_values=True)
+    return {
+        "read_options": pacsv.ReadOptions(column_names=columns, use_threads=False, block_size=1 << 26),
+        # A record's text (``record_out``) quotes a field with a comma, a quote, a backslash, a
+        # parenthesis or a space and doubles its quotes and backslashes; NULL is an empty field
+        # unquoted, the empty string a quoted one.
+        "parse_options": pacsv.ParseOptions(escape_char="\\", double_quote=True, newlines_in_values=True),
+        "convert_options": pacsv.ConvertOptions(
+            column_types=dict.fromkeys(columns, _STRING),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    }
 
-    def parsed(rows: list[Any]) -> Iterator[pa.RecordBatch]:
-        data = b"".join(rows)
-        table = pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=convert)
-        yield from table.combine_chunks().to_batches()
 
-    # libpq hands over one row at a time; runs of ``size`` rows are parsed at once (in this
-    # thread: the copy holds the connection's lock).
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
-        rows: list[Any] = []
-        for row in copy:
-            rows.append(row)
-            if len(rows) >= size:
-                yield from parsed(rows)
-                rows = []
-        if rows:
-            yield from parsed(rows)
+def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], size: int) -> Iterator[pa.RecordBatch]:
+    """Each row is one text, the record of its columns (:class:`AsRecord`), read with a
+    server-side cursor (so that the task's heartbeat can use the connection between fetches),
+    and a batch's records are parsed at once by pyarrow's CSV reader."""
+    import pyarrow.csv as pacsv
+
+    options = _record_options(names)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(size):
+            records = pc.utf8_slice_codeunits(pa.array([r[0] for r in rows], _STRING), 1, -1)
+            data = _bytes(_join(records, "\n"))
+            yield from pacsv.read_csv(pa.BufferReader(data), **options).combine_chunks().to_batches()
+
+
+class AsRecord(Func):
+    """PostgreSQL: the row's columns as one text, ``ROW(…)::text``."""
+
+    template = "ROW(%(expressions)s)::text"
+    output_field = TextField()
 
 
 def query_batches(
-    query: tuple[str, Sequence[Any]] | None, names: Sequence[str], size: int = BATCH_ROWS
+    query: tuple[str, Sequence[Any]] | None, names: Sequence[str], size: int | None = None
 ) -> Iterator[pa.RecordBatch]:
     """The rows of ``query`` (:func:`text_query`: SQL and parameters, every column text or
-    NULL) as record batches of about ``size`` rows, streamed: a bare cursor on SQLite,
-    ``COPY … (FORMAT csv)`` on PostgreSQL. None: no rows."""
+    NULL) as record batches of ``size`` rows (:data:`BATCH_ROWS`), streamed: a bare cursor on
+    SQLite, a server-side one on PostgreSQL. None: no rows."""
     if query is None:
         return iter(())
     sql, params = query
+    size = size or BATCH_ROWS
     if connection.vendor == "postgresql":
         return _postgres_batches(sql, params, names, size)
     return _sqlite_batches(sql, params, names, size)
@@ -410,7 +420,9 @@ def text_query(qs: QuerySet[Any], fields: Sequence[tuple[str, str]]) -> tuple[st
     """The SQL and parameters of ``qs`` (its filters and order as they are) selecting ``fields``
     — ``(path, kind)`` pairs — as :class:`AsText`, for :func:`query_batches`; None when ``qs``
     can match nothing (an empty scope)."""
-    named = {f"export_{i}": AsText(path, kind) for i, (path, kind) in enumerate(fields)}
+    named: dict[str, Func] = {f"export_{i}": AsText(path, kind) for i, (path, kind) in enumerate(fields)}
+    if connection.vendor == "postgresql":
+        named = {"export_record": AsRecord(*named.values())}
     rows = qs.annotate(**named).values_list(*named)
     try:
         sql, params = rows.query.get_compiler(using=rows.db).as_sql()

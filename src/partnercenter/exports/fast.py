@@ -43,6 +43,8 @@ _STRING = pa.string()
 _FORMULA_STARTS = pa.array(sorted(writers.FORMULA_STARTS), _STRING)
 _EDGE_SPACE = pa.array([" ", "\t", "\n", "\r"], _STRING)
 _FORMULA_OR_SPACE = pa.array(sorted(writers.FORMULA_STARTS | {" ", "\n"}), _STRING)
+_FORMULA_BYTES = tuple(c.encode() for c in sorted(writers.FORMULA_STARTS))
+_SPACE_BYTES = (b" ", b"\t", b"\n", b"\r")
 # What the per-cell XML escape (writers._xml_text) would change: bytes that tell whether any value
 # of a batch may need it (a per-value regex then tells which).
 _XML_UNSAFE_BYTES = (b"&", b"<", b">", b"_x", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
@@ -132,6 +134,8 @@ def _filled(arr: pa.Array) -> pa.Array:
 
 def _csv_text(arr: pa.Array) -> pa.Array:
     text = _filled(arr)
+    if not _holds(text, _FORMULA_BYTES):
+        return text
     formula = _first_in(text, _FORMULA_STARTS)
     return pc.if_else(formula, _join("'", text), text) if pc.any(formula).as_py() else text
 
@@ -204,11 +208,20 @@ def _xlsx_text(arr: pa.Array) -> pa.Array:
     if pc.min(pc.binary_length(text)).as_py() == 0:
         out = pc.if_else(pc.equal(text, ""), "<c/>", out)
     # Formula starts and spaces at either end (xml:space) are rare: the per-cell converter.
-    slow = pc.or_(
-        _first_in(text, _FORMULA_OR_SPACE), pc.is_in(pc.utf8_slice_codeunits(text, -1), value_set=_EDGE_SPACE)
-    )
+    # Only what a value of the batch may need is looked for (the bytes of the whole column first).
+    checks = []
+    spaces = _holds(text, _SPACE_BYTES)
+    if spaces or _holds(text, _FORMULA_BYTES):
+        checks.append(_first_in(text, _FORMULA_OR_SPACE))
+    if spaces:
+        checks.append(pc.is_in(pc.utf8_slice_codeunits(text, -1), value_set=_EDGE_SPACE))
     if _holds(text, _XML_UNSAFE_BYTES, control=True):
-        slow = pc.or_(slow, pc.match_substring_regex(text, _XML_UNSAFE))
+        checks.append(pc.match_substring_regex(text, _XML_UNSAFE))
+    if not checks:
+        return out
+    slow = checks[0]
+    for more in checks[1:]:
+        slow = pc.or_(slow, more)
     return _per_cell(out, arr, slow, writers._xlsx_text)
 
 

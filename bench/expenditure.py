@@ -29,7 +29,9 @@ Environment: ``BENCH_EXP_ROWS``, ``BENCH_EXP_EXPORT_ROWS``, ``BENCH_EXP_REQUESTS
 ``BENCH_ENGINES`` (``sqlite,postgres``), ``BENCH_POSTGRES_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/postgres``), ``BENCH_KEEP=1`` keeps the databases,
 ``BENCH_EXP_STEPS`` (``build,summary,export``; leaving out ``build`` reuses a kept database),
-``BENCH_EXP_PG_DB`` (the scratch PostgreSQL database's name, default ``partnercenter_bench_exp``).
+``BENCH_EXP_PG_DB`` (the scratch PostgreSQL database's name, default ``partnercenter_bench_exp``),
+``BENCH_EXP_EXPORT_PATH=rows`` (export through the kind's rows and the per-cell writers instead of
+its Arrow batches, to compare).
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ TEXTS = [
     "a\x01b control",
     "émoji 🚀 ok",
     "ideographic\u3000space",
+    "back\\slash \\\" and (parentheses)",
+    "NULL",
     "",
 ]
 AMOUNTS = [

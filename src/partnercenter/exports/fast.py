@@ -62,7 +62,7 @@ _EXACT_DIGITS = writers.SIGNIFICANT_DIGITS_EXACT_IN_DOUBLE
 
 def _bytes(arr: pa.Array) -> memoryview:
     """The concatenated values of a string array without nulls (its data buffer, no copy)."""
-    if len(arr) == 0:
+    if len(arr) == 0 or arr.buffers()[2] is None:
         return memoryview(b"")
     offsets = memoryview(arr.buffers()[1]).cast("q" if arr.type == pa.large_string() else "i")
     return memoryview(arr.buffers()[2])[offsets[arr.offset] : offsets[arr.offset + len(arr)]]

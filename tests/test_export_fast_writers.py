@@ -58,7 +58,7 @@ TEXTS = [
     "a\x01b control",
     "émoji 🚀 ok",
     "ideographic\u3000space",
-    "back\\slash \\\" and (parentheses)",
+    'back\\slash \\" and (parentheses)',
     "NULL",
     "",
 ]

@@ -4,7 +4,9 @@
                                                   ROWS line items (set-based SQL) and check them
 ``python -m bench.expenditure_child summary N``    time the summary page and API (N requests each)
 ``python -m bench.expenditure_child export FMT ROWS``  export about ROWS detail rows as FMT through
-                                                  ``exports.services.run_export``
+                                                  ``exports.services.run_export`` (from the kind's
+                                                  Arrow batches; ``BENCH_EXP_EXPORT_PATH=rows``:
+                                                  from its rows, per cell)
 
 Each prints one JSON object on its last stdout line.
 
@@ -811,6 +813,12 @@ def export(fmt: str, rows: int) -> None:
     from partnercenter.exports import services
     from partnercenter.exports.models import ExportTask
 
+    if os.environ.get("BENCH_EXP_EXPORT_PATH") == "rows":  # the per-cell writers, for comparison
+        import dataclasses
+
+        from partnercenter.exports import registry
+
+        registry.register(dataclasses.replace(registry.get("expenditure_details"), arrow=None))
     admin = User.objects.get(username="big-sp-admin")
     start, end, expected = export_range(rows)
     created = False

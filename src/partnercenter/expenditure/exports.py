@@ -7,14 +7,16 @@ classification) are written as their labels in the language of the task, like th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import pyarrow as pa
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.accounts.models import User
 from partnercenter.core import clock, menus
+from partnercenter.exports import fast
 from partnercenter.exports.registry import Column, ExportContext, ExportKind, Param, fixed, register
 from partnercenter.partners.models import AssociationType
 from partnercenter.partners.selectors import account_managers
@@ -201,6 +203,39 @@ def _detail_rows(ctx: ExportContext) -> Iterator[Sequence[Any]]:
         yield values
 
 
+def _source_kind(column: Column) -> str:
+    return column.kind if column.kind in ("date", "datetime", "amount") else "text"
+
+
+# The line item fields of the columns (selectors.DETAIL_FIELDS without the internal id), each read
+# as text of the column's kind; the correction flag as 1/0.
+_DETAIL_SOURCE = [
+    *((name, _source_kind(col)) for name, col in zip(selectors.DETAIL_FIELDS[1:27], _DETAIL_COLUMNS, strict=False)),
+    (selectors.DETAIL_FIELDS[27], "bool"),
+]
+
+
+def _label_of(labels: dict[str, str]) -> Callable[[Any], Any]:
+    return lambda value: labels.get(value, value)
+
+
+def _detail_batches(ctx: ExportContext) -> Iterator[pa.RecordBatch]:
+    """The rows of :func:`_detail_rows` as record batches (``exports.fast``): the same scoped,
+    filtered and ordered line items, read with one query."""
+    f = selectors.DetailFilter.from_params(dict(ctx.params))
+    qs, _period = selectors.details_queryset(ctx.user, f, ctx.at)
+    query = fast.text_query(qs, _DETAIL_SOURCE)
+    enums = [(i - 1, _labels(choices)) for i, choices in _DETAIL_ENUMS]
+    yes = gettext("Yes")
+    names = [c.key for c in _DETAIL_COLUMNS]
+    for batch in fast.query_batches(query, names):
+        columns = batch.columns
+        for i, labels in enums:
+            columns[i] = fast.map_column(columns[i], _label_of(labels))
+        columns[-1] = fast.map_column(columns[-1], lambda v: yes if v in ("1", "true") else "")
+        yield pa.RecordBatch.from_arrays(columns, names=names)
+
+
 DETAILS = register(
     ExportKind(
         code="expenditure_details",
@@ -213,5 +248,6 @@ DETAILS = register(
         params=DETAIL_PARAMS,
         sheet_title=_("Customer bills"),
         has_rows=_details_have_rows,
+        arrow=_detail_batches,
     )
 )

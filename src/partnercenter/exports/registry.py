@@ -29,6 +29,10 @@ kind: ``str`` for text, ``Decimal`` for amounts (never float), ``date``/``dateti
 ``int``. Sensitive columns are anonymized by the writer, always (X2): pass the real value.
 Generators should stream (``QuerySet.iterator()``) so memory stays flat (X4).
 
+A table kind may also declare ``arrow``: the same rows as record batches of text columns read
+straight from the database (``exports.fast``), which the worker writes a column at a time —
+for files of a million rows; ``rows`` stays the definition the fast file is tested against.
+
 A document kind (a bill as PDF, rule X3) declares ``formats=("pdf",)`` and a ``document`` function
 that returns the file's bytes; its ``columns`` and ``rows`` are then not used to write the file.
 """
@@ -47,6 +51,8 @@ from django.utils.translation import gettext
 from partnercenter.core.errors import ValidationFailed
 
 if TYPE_CHECKING:
+    from pyarrow import RecordBatch
+
     from partnercenter.accounts.models import User
 
 ColumnKind = Literal[
@@ -148,6 +154,9 @@ class ExportKind:
     document: Callable[[ExportContext], bytes] | None = field(default=None, compare=False)
     # CSV written from rows already as text (optional; ``rows`` still writes XLSX).
     csv_text: CsvText | None = field(default=None, compare=False)
+    # Both formats written from Arrow record batches of the column values (optional; see
+    # ``exports.fast``): the same scope and options as ``rows``, the same file byte for byte.
+    arrow: Callable[[ExportContext], Iterator[RecordBatch]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.columns:

@@ -53,7 +53,7 @@ from partnercenter.accounts.models import User
 from partnercenter.core import audit, clock
 from partnercenter.core.errors import Conflict, DomainError, ValidationFailed
 
-from . import registry, writers
+from . import fast, registry, writers
 from .models import ExportFormat, ExportStatus, ExportTask, export_root
 
 logger = logging.getLogger(__name__)
@@ -303,16 +303,23 @@ def _write(task: ExportTask, heartbeat: writers.Progress) -> int:
             # One document is one "row"; the kind raises when its data is gone.
             writers.write_document(task.part_path, kind.document(context))
             return 1
-        fast = kind.csv_text if task.format == "csv" else None
-        count = writers.write_file(
-            task.format,
-            task.part_path,
-            kind.columns,
-            kind.rows(context) if fast is None else fast.rows(context),
-            sheet_title=str(kind.sheet_title or kind.label),
-            progress=heartbeat,
-            free_text=None if fast is None else fast.free_text,
-        )
+        title = str(kind.sheet_title or kind.label)
+        if kind.arrow is not None:
+            batches = kind.arrow(context)
+            count = fast.write_file(
+                task.format, task.part_path, kind.columns, batches, sheet_title=title, progress=heartbeat
+            )
+        else:
+            text = kind.csv_text if task.format == "csv" else None
+            count = writers.write_file(
+                task.format,
+                task.part_path,
+                kind.columns,
+                kind.rows(context) if text is None else text.rows(context),
+                sheet_title=title,
+                progress=heartbeat,
+                free_text=None if text is None else text.free_text,
+            )
     if count == 0:
         raise DomainError(EMPTY_AT_RUN, code="nothing_to_export")
     return count

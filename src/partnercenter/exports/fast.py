@@ -1,0 +1,482 @@
+"""Export files written from Arrow record batches (a kind's ``arrow`` source), a column at a time.
+
+:mod:`.writers` converts one cell per Python call; at a million rows that call is most of an
+export's time. Here a kind's source hands over record batches read straight from the database
+(SQLite: a bare cursor; PostgreSQL: each row as the text of one record, ``ROW(…)::text``,
+parsed by pyarrow's CSV reader) and each column is converted by pyarrow's compute kernels: formula
+neutralisation, CSV quoting, XML cells, amounts' number-or-text rule. What needs Python is done
+once per *distinct* value of a batch, with the very converters of :mod:`.writers` (dates,
+timestamps in the billing time zone, anonymized names: they repeat across rows), and the rare
+cells the kernels cannot decide (XML escapes, cells with a leading formula start or a space at
+either end in XLSX, amounts not in plain decimal form) go through the per-cell converters too.
+So the file is byte for byte the one :func:`.writers.write_csv` / :func:`.writers.write_xlsx`
+write of the kind's rows (``tests/test_export_fast_writers.py`` compares them).
+
+A batch holds one string column per export column, in the kind's column order (``None``: no
+value): ``text`` and ``sensitive_*`` as the rows would give them (real values: they are
+anonymized here), ``amount`` as decimal text (``format(d, "f")`` of the value), ``date`` as ISO
+text, ``datetime`` as ISO text of the UTC instant (no offset: UTC), ``int`` as its digits.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import F, Func, QuerySet, TextField
+
+from . import writers
+from .registry import Column
+
+BATCH_ROWS = 10_000
+_STRING = pa.string()
+_FORMULA_STARTS = pa.array(sorted(writers.FORMULA_STARTS), _STRING)
+_EDGE_SPACE = pa.array([" ", "\t", "\n", "\r"], _STRING)
+_FORMULA_OR_SPACE = pa.array(sorted(writers.FORMULA_STARTS | {" ", "\n"}), _STRING)
+_FORMULA_BYTES = tuple(c.encode() for c in sorted(writers.FORMULA_STARTS))
+_SPACE_BYTES = (b" ", b"\t", b"\n", b"\r")
+# What the per-cell XML escape (writers._xml_text) would change: bytes that tell whether any value
+# of a batch may need it (a per-value regex then tells which).
+_XML_UNSAFE_BYTES = (b"&", b"<", b">", b"_x", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+_CONTROL_BYTES = bytes([*range(0x09), *range(0x0B, 0x20)])
+_XML_UNSAFE = r"[&<>\x00-\x08\x0b-\x1f\x{FFFE}\x{FFFF}]|_x[0-9A-Fa-f]{4}_"
+_CSV_SPECIAL_BYTES = (b'"', b",", b"\r", b"\n")
+# Decimal text that ``format(Decimal(text), "f")`` writes unchanged and ``money.amount`` accepts
+# (at most 23 integer digits and 15 places): anything else takes the per-cell conversion.
+_PLAIN_DECIMAL = r"^-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,15})?$"
+_EXACT_DIGITS = writers.SIGNIFICANT_DIGITS_EXACT_IN_DOUBLE
+
+
+# ---- batches to bytes ---------------------------------------------------------------------------
+
+
+def _bytes(arr: pa.Array) -> memoryview:
+    """The concatenated values of a string array without nulls (its data buffer, no copy)."""
+    if len(arr) == 0 or arr.buffers()[2] is None:
+        return memoryview(b"")
+    offsets = memoryview(arr.buffers()[1]).cast("q" if arr.type == pa.large_string() else "i")
+    return memoryview(arr.buffers()[2])[offsets[arr.offset] : offsets[arr.offset + len(arr)]]
+
+
+def _holds(arr: pa.Array, needles: Iterable[bytes], control: bool = False) -> bool:
+    """Whether a value of ``arr`` may hold one of ``needles`` (or a control character): one scan
+    of the whole column's bytes."""
+    data = bytes(_bytes(arr))
+    if control and len(data.translate(None, _CONTROL_BYTES)) != len(data):
+        return True
+    return any(needle in data for needle in needles)
+
+
+def _join(*parts: Any) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _via_python(arr: pa.Array, convert: Callable[[Any], str], parse: Callable[[str], Any] | None) -> pa.Array:
+    """``convert`` of every value (``parse`` of it first), called once per distinct value."""
+    encoded = pc.dictionary_encode(arr)
+    distinct = encoded.dictionary.to_pylist()
+    if parse is not None:
+        distinct = [parse(v) for v in distinct]
+    out = pa.array([convert(v) for v in distinct], _STRING).take(encoded.indices)
+    return pc.fill_null(out, convert(None)) if out.null_count else out
+
+
+def _per_cell(out: pa.Array, arr: pa.Array, mask: pa.Array, convert: Callable[[Any], str]) -> pa.Array:
+    """``out`` with the cells under ``mask`` replaced by ``convert`` of the value (rare cells)."""
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return out
+    done = pa.array([convert(v) for v in arr.filter(mask).to_pylist()], _STRING)
+    return pc.replace_with_mask(out, mask, done)
+
+
+def _first_in(arr: pa.Array, chars: pa.Array) -> pa.Array:
+    return pc.is_in(pc.utf8_slice_codeunits(arr, 0, 1), value_set=chars)
+
+
+def _parse_instant(text: str) -> dt.datetime:
+    instant = dt.datetime.fromisoformat(text)
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+
+_PARSE: dict[str, Callable[[str], Any]] = {"date": dt.date.fromisoformat, "datetime": _parse_instant, "int": int}
+
+
+def _python_column(kind: str, converter: Callable[[Any], str]) -> Callable[[pa.Array], pa.Array]:
+    parse = _PARSE.get(kind)
+
+    def convert(arr: pa.Array) -> pa.Array:
+        return _via_python(arr, converter, parse)
+
+    return convert
+
+
+def _plain_amounts(arr: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), True)
+
+
+# ---- CSV ----------------------------------------------------------------------------------------
+
+
+def _filled(arr: pa.Array) -> pa.Array:
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
+def _csv_text(arr: pa.Array) -> pa.Array:
+    text = _filled(arr)
+    if not _holds(text, _FORMULA_BYTES):
+        return text
+    formula = _first_in(text, _FORMULA_STARTS)
+    return pc.if_else(formula, _join("'", text), text) if pc.any(formula).as_py() else text
+
+
+def _csv_amount(arr: pa.Array) -> pa.Array:
+    return _per_cell(_filled(arr), arr, pc.invert(_plain_amounts(arr)), writers._csv_amount)
+
+
+def _csv_quoted(arr: pa.Array) -> pa.Array:
+    """:mod:`csv`'s minimal quoting: a cell holding a delimiter, a quote or a line break."""
+    if not _holds(arr, _CSV_SPECIAL_BYTES):
+        return arr
+    special = pc.match_substring_regex(arr, '[",\r\n]')
+    return pc.if_else(special, _join('"', pc.replace_substring(arr, '"', '""'), '"'), arr)
+
+
+def csv_columns(columns: Sequence[Column]) -> list[Callable[[pa.Array], pa.Array]]:
+    converters = writers.csv_converters(columns)
+    out: list[Callable[[pa.Array], pa.Array]] = []
+    for col, converter in zip(columns, converters, strict=True):
+        if col.kind == "text":
+            out.append(_csv_text)
+        elif col.kind == "amount":
+            out.append(_csv_amount)
+        else:
+            out.append(_python_column(col.kind, converter))
+    return out
+
+
+def csv_lines(batch: pa.RecordBatch, convert: Sequence[Callable[[pa.Array], pa.Array]]) -> memoryview:
+    """The batch's rows as CSV lines (``\\r\\n``), as :func:`.writers.write_csv` writes them."""
+    if batch.num_columns != len(convert):
+        raise writers.RowShapeError(f"a batch has {batch.num_columns} columns for {len(convert)}")
+    cells = [_csv_quoted(c(_as_string(batch.column(i)))) for i, c in enumerate(convert)]
+    if len(cells) == 1:  # csv writes a row of one empty cell as ""
+        cells[0] = pc.if_else(pc.equal(cells[0], ""), '""', cells[0])
+    return _bytes(_join(pc.binary_join_element_wise(*cells, ","), "\r\n"))
+
+
+def write_csv(
+    out: IO[bytes],
+    columns: Sequence[Column],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    progress: writers.Progress | None = None,
+    progress_every: int = writers.PROGRESS_EVERY,
+) -> int:
+    """The CSV file (UTF-8 with a byte-order mark) of ``batches`` to the binary stream ``out``."""
+    head = io.StringIO(newline="")
+    csv.writer(head, lineterminator="\r\n").writerow([str(c.header) for c in columns])
+    out.write(head.getvalue().encode("utf-8-sig"))
+    convert = csv_columns(columns)
+    counter = writers._Counter(progress, progress_every)
+    for batch in batches:
+        if batch.num_rows:
+            out.write(csv_lines(batch, convert))
+            counter.add(batch.num_rows)
+    return counter.finish()
+
+
+# ---- XLSX ---------------------------------------------------------------------------------------
+
+_CELL_OPEN = '<c t="inlineStr"><is><t>'
+_CELL_CLOSE = "</t></is></c>"
+
+
+def _xlsx_text(arr: pa.Array) -> pa.Array:
+    text = _filled(arr)
+    out = _join(_CELL_OPEN, text, _CELL_CLOSE)
+    if pc.min(pc.binary_length(text)).as_py() == 0:
+        out = pc.if_else(pc.equal(text, ""), "<c/>", out)
+    # Formula starts and spaces at either end (xml:space) are rare: the per-cell converter.
+    # Only what a value of the batch may need is looked for (the bytes of the whole column first).
+    checks = []
+    spaces = _holds(text, _SPACE_BYTES)
+    if spaces or _holds(text, _FORMULA_BYTES):
+        checks.append(_first_in(text, _FORMULA_OR_SPACE))
+    if spaces:
+        checks.append(pc.is_in(pc.utf8_slice_codeunits(text, -1), value_set=_EDGE_SPACE))
+    if _holds(text, _XML_UNSAFE_BYTES, control=True):
+        checks.append(pc.match_substring_regex(text, _XML_UNSAFE))
+    if not checks:
+        return out
+    slow = checks[0]
+    for more in checks[1:]:
+        slow = pc.or_(slow, more)
+    return _per_cell(out, arr, slow, writers._xlsx_text)
+
+
+def _xlsx_amount(arr: pa.Array) -> pa.Array:
+    text = _filled(arr)
+    digits = pc.utf8_trim(pc.replace_substring(pc.replace_substring(text, "-", ""), ".", ""), "0")
+    number = pc.or_(
+        pc.less_equal(pc.utf8_length(text), _EXACT_DIGITS), pc.less_equal(pc.utf8_length(digits), _EXACT_DIGITS)
+    )
+    out = pc.if_else(number, _join("<c><v>", text, "</v></c>"), _join(_CELL_OPEN, text, _CELL_CLOSE))
+    if arr.null_count:
+        out = pc.if_else(pc.is_null(arr), "<c/>", out)
+    return _per_cell(out, arr, pc.invert(_plain_amounts(arr)), writers._xlsx_amount)
+
+
+def xlsx_columns(columns: Sequence[Column]) -> list[Callable[[pa.Array], pa.Array]]:
+    converters = writers.xlsx_converters(columns)
+    out: list[Callable[[pa.Array], pa.Array]] = []
+    for col, converter in zip(columns, converters, strict=True):
+        if col.kind == "text":
+            out.append(_xlsx_text)
+        elif col.kind == "amount":
+            out.append(_xlsx_amount)
+        else:
+            out.append(_python_column(col.kind, converter))
+    return out
+
+
+def xlsx_rows(batch: pa.RecordBatch, convert: Sequence[Callable[[pa.Array], pa.Array]], first: int) -> memoryview:
+    """The batch's ``<row>`` elements, numbered from ``first``, as :func:`.writers.write_xlsx`."""
+    if batch.num_columns != len(convert):
+        raise writers.RowShapeError(f"a batch has {batch.num_columns} columns for {len(convert)}")
+    cells = [c(_as_string(batch.column(i))) for i, c in enumerate(convert)]
+    numbers = pa.array(range(first, first + batch.num_rows), pa.int64()).cast(_STRING)
+    return _bytes(_join('<row r="', numbers, '">', *cells, "</row>"))
+
+
+def _sheets(batches: Iterable[pa.RecordBatch], per_sheet: int) -> Iterator[Iterator[pa.RecordBatch]]:
+    """The batches cut into runs of at most ``per_sheet`` rows, one run per worksheet; no run is
+    empty except the first (an export without rows has a sheet with the header)."""
+    pending: list[pa.RecordBatch] = []
+    source = (b for b in batches if b.num_rows)
+
+    def sheet() -> Iterator[pa.RecordBatch]:
+        room = per_sheet
+        while room:
+            batch = pending.pop() if pending else next(source, None)
+            if batch is None:
+                return
+            if batch.num_rows > room:
+                pending.append(batch.slice(room))
+                batch = batch.slice(0, room)
+            room -= batch.num_rows
+            yield batch
+
+    yield sheet()
+    while True:
+        nxt = pending.pop() if pending else next(source, None)
+        if nxt is None:
+            return
+        pending.append(nxt)
+        yield sheet()
+
+
+def write_xlsx(
+    out: IO[bytes],
+    columns: Sequence[Column],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    sheet_title: str = "Export",
+    progress: writers.Progress | None = None,
+    progress_every: int = writers.PROGRESS_EVERY,
+    max_rows_per_sheet: int = writers.XLSX_MAX_ROWS,
+) -> int:
+    """The workbook of ``batches`` to ``out``, as :func:`.writers.write_xlsx` writes it."""
+    convert = xlsx_columns(columns)
+    head = writers._sheet_head(columns)
+    counter = writers._Counter(progress, progress_every)
+    names: list[str] = []
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for run in _sheets(batches, max_rows_per_sheet - 1):  # the header takes one row
+            names.append(writers.sheet_name(sheet_title, len(names) + 1))
+            with zf.open(f"xl/worksheets/sheet{len(names)}.xml", "w", force_zip64=True) as sheet:
+                sheet.write(head)
+                row = 2
+                for batch in run:
+                    sheet.write(xlsx_rows(batch, convert, row))
+                    row += batch.num_rows
+                    counter.add(batch.num_rows)
+                sheet.write(writers._SHEET_TAIL)
+        writers._write_package(zf, names)
+    return counter.finish()
+
+
+# ---- reading the database -----------------------------------------------------------------------
+
+
+def _as_string(arr: pa.Array) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if arr.type == _STRING else arr.cast(_STRING)
+
+
+def _string_array(values: Sequence[Any]) -> pa.Array:
+    try:
+        return pa.array(values, _STRING)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        pass
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # SQLite mixes storage classes in a column
+        return pa.array([None if v is None else str(v) for v in values], _STRING)
+    if pa.types.is_floating(arr.type) or pa.types.is_binary(arr.type):  # str() of it, as the per-cell path
+        return pa.array([None if v is None else str(v) for v in values], _STRING)
+    return arr.cast(_STRING)
+
+
+def _sqlite_batches(sql: str, params: Sequence[Any], names: Sequence[str], size: int) -> Iterator[pa.RecordBatch]:
+    row_type = pa.struct([(name, _STRING) for name in names])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(size):
+            try:  # the rows as one struct array: no transposing in Python
+                arrays = pa.array(rows, row_type).flatten()
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                arrays = [_string_array(c) for c in zip(*rows, strict=True)]
+            yield pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def _record_options(names: Sequence[str]) -> dict[str, Any]:
+    import pyarrow.csv as pacsv
+
+    columns = list(names)
+    return {
+        "read_options": pacsv.ReadOptions(column_names=columns, use_threads=False, block_size=1 << 26),
+        # A record's text (``record_out``) quotes a field with a comma, a quote, a backslash, a
+        # parenthesis or a space and doubles its quotes and backslashes; NULL is an empty field
+        # unquoted, the empty string a quoted one.
+        "parse_options": pacsv.ParseOptions(escape_char="\\", double_quote=True, newlines_in_values=True),
+        "convert_options": pacsv.ConvertOptions(
+            column_types=dict.fromkeys(columns, _STRING),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
+def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], size: int) -> Iterator[pa.RecordBatch]:
+    """Each row is one text, the record of its columns (:class:`AsRecord`), read with a
+    server-side cursor (so that the task's heartbeat can use the connection between fetches),
+    and a batch's records are parsed at once by pyarrow's CSV reader."""
+    import pyarrow.csv as pacsv
+
+    options = _record_options(names)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(size):
+            records = pc.utf8_slice_codeunits(pa.array([r[0] for r in rows], _STRING), 1, -1)
+            data = _bytes(_join(records, "\n"))
+            yield from pacsv.read_csv(pa.BufferReader(data), **options).combine_chunks().to_batches()
+
+
+class AsRecord(Func):
+    """PostgreSQL: the row's columns as one text, ``ROW(…)::text``."""
+
+    template = "ROW(%(expressions)s)::text"
+    output_field = TextField()
+
+
+def query_batches(
+    query: tuple[str, Sequence[Any]] | None, names: Sequence[str], size: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The rows of ``query`` (:func:`text_query`: SQL and parameters, every column text or
+    NULL) as record batches of ``size`` rows (:data:`BATCH_ROWS`), streamed: a bare cursor on
+    SQLite, a server-side one on PostgreSQL. None: no rows."""
+    if query is None:
+        return iter(())
+    sql, params = query
+    size = size or BATCH_ROWS
+    if connection.vendor == "postgresql":
+        return _postgres_batches(sql, params, names, size)
+    return _sqlite_batches(sql, params, names, size)
+
+
+class AsText(Func):
+    """A column as the text a batch holds (see the module docstring), on either engine.
+
+    ``kind`` is the export column's kind, or ``bool`` (``1``/``0``). On SQLite every value is
+    cast, so that no type converter of the driver parses it; PostgreSQL formats it."""
+
+    arity = 1
+    output_field = TextField()
+
+    def __init__(self, column: str, kind: str) -> None:
+        super().__init__(F(column))
+        self.kind = kind
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, template="CAST(%(expressions)s AS TEXT)", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = {
+            "amount": "trim_scale(%(expressions)s)::text",
+            "date": "to_char(%(expressions)s, 'YYYY-MM-DD')",
+            "datetime": "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+            "bool": "CASE WHEN %(expressions)s THEN '1' ELSE '0' END",
+            "int": "(%(expressions)s)::text",
+        }.get(self.kind, "(%(expressions)s)::text")
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+def text_query(qs: QuerySet[Any], fields: Sequence[tuple[str, str]]) -> tuple[str, Sequence[Any]] | None:
+    """The SQL and parameters of ``qs`` (its filters and order as they are) selecting ``fields``
+    — ``(path, kind)`` pairs — as :class:`AsText`, for :func:`query_batches`; None when ``qs``
+    can match nothing (an empty scope)."""
+    named: dict[str, Func] = {f"export_{i}": AsText(path, kind) for i, (path, kind) in enumerate(fields)}
+    if connection.vendor == "postgresql":
+        named = {"export_record": AsRecord(*named.values())}
+    rows = qs.annotate(**named).values_list(*named)
+    try:
+        sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    except EmptyResultSet:
+        return None
+    return sql, params
+
+
+def map_column(arr: pa.Array, convert: Callable[[Any], Any]) -> pa.Array:
+    """``convert`` of each value (text or None to text or None), called once per distinct value:
+    for enumerations written as their labels."""
+    encoded = pc.dictionary_encode(_as_string(arr), null_encoding="encode")
+    mapped = pa.array([convert(v) for v in encoded.dictionary.to_pylist()], _STRING)
+    return mapped.take(encoded.indices)
+
+
+def write_file(
+    fmt: str,
+    path: Path,
+    columns: Sequence[Column],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    sheet_title: str = "Export",
+    progress: writers.Progress | None = None,
+    progress_every: int = writers.PROGRESS_EVERY,
+) -> int:
+    """:func:`.writers.write_file` of record batches: the file, flushed to disk; the row count."""
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"unknown export format {fmt!r}")
+    with open(path, "wb", buffering=1 << 20) as binary:
+        if fmt == "csv":
+            n = write_csv(binary, columns, batches, progress=progress, progress_every=progress_every)
+        else:
+            n = write_xlsx(
+                binary, columns, batches, sheet_title=sheet_title, progress=progress, progress_every=progress_every
+            )
+        binary.flush()
+        os.fsync(binary.fileno())
+    return n

@@ -12,9 +12,9 @@ then on each engine, in a fresh database:
 Prints a table and merges the figures into ``var/bench/results.json``.
 
 Environment: ``BENCH_ROWS`` (rows, default 1000000), ``BENCH_CUSTOMERS`` (default 5000),
-``BENCH_POSTGRES_URL`` (server to create the scratch database ``partnercenter_bench`` on,
+``BENCH_POSTGRES_URL`` (server to create the scratch database on,
 default ``postgresql://postgres@127.0.0.1:5432/postgres``; PostgreSQL is skipped when it is not
-reachable), ``BENCH_ENGINES`` (``sqlite,postgres``), ``BENCH_KEEP=1`` keeps the databases.
+reachable), ``BENCH_PG_DB`` (that scratch database's name, default ``partnercenter_bench``), ``BENCH_ENGINES`` (``sqlite,postgres``), ``BENCH_KEEP=1`` keeps the databases.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .common import _log, _machine, _merge_results, _pg_server_url, _pg_version,
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
-PG_DB = "partnercenter_bench"
+PG_DB = os.environ.get("BENCH_PG_DB", "partnercenter_bench")
 
 TARGET_SQLITE_RATIO = 0.5
 TARGET_SQLITE_ROWS_PER_S = 100_000

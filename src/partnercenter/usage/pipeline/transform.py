@@ -23,6 +23,7 @@ from partnercenter.partners.models import Customer, CustomerAssociation
 from ..models import ClosedMonth
 from .read import Layout
 
+_new_tuple: Any = tuple.__new__
 PRELOAD_CUSTOMERS = 200_000  # below this, one query loads every customer for a batch
 _CACHED_TIMES = 200_000
 _CACHED_TAGS = 50_000
@@ -186,12 +187,17 @@ class Times:
         return hit
 
 
+def _nothing() -> None:
+    pass
+
+
 class Customers:
     """Per-batch cache of customers and their association history, and the closed months."""
 
     def __init__(self) -> None:
         self.entries: dict[str, CustomerEntry | None] = {}
         self.preloaded = False
+        self.before_query: Callable[[], None] = _nothing
         self.closed = set(ClosedMonth.objects.values_list("partner_id", "month"))
         # Months are closed oldest first from the ledger's first billed month: a row for a month
         # before a partner's first closed month arrives after that month's bill was due, so it is
@@ -204,6 +210,7 @@ class Customers:
     def get(self, account: str) -> CustomerEntry | None:
         if account in self.entries:
             return self.entries[account]
+        self.before_query()
         if not self.preloaded:
             self.preloaded = True
             if self._preload():
@@ -327,7 +334,9 @@ def line_values_postgres(c: Checked, r: tuple[str, ...], d: Derived) -> tuple[An
 
 
 def line_values_sqlite(c: Checked, r: tuple[str, ...], d: Derived) -> tuple[Any, ...]:
-    """As :func:`line_values_postgres`, with instants, days and amounts as the text SQLite stores."""
+    """As :func:`line_values_postgres`, with instants, days and amounts as the text SQLite stores
+    (costs are mostly the billed cost's value: its text is reused, the canonical text of a value
+    being one)."""
     (_p, _t, _bs, _be, _sn, _ri, charge_class, description, pricing_category, unit, service_category, sku,
      region_name, resource_id, resource_name, resource_type, order_id) = r  # fmt: skip
     bps, bpe = d.billing_period_start, d.billing_period_end
@@ -340,8 +349,8 @@ def line_values_sqlite(c: Checked, r: tuple[str, ...], d: Derived) -> tuple[Any,
         None if bps is None else bps[3], None if bpe is None else bpe[3],
         c.category, charge_class, d.classification, description[:500], c.frequency, pricing_category,
         billed_text,
-        None if lc is None else billed_text if lc is billed else canonical(lc),
-        None if ec is None else billed_text if ec is billed else canonical(ec),
+        None if lc is None else billed_text if lc == billed else canonical(lc),
+        None if ec is None else billed_text if ec == billed else canonical(ec),
         c.currency, None if q is None else canonical(q), unit[:64],
         c.provider[:100], c.publisher[:100], c.service_type, d.service_name, service_category[:100],
         sku[:200], d.region_id, region_name[:100], resource_id[:500], resource_name[:200],
@@ -350,8 +359,8 @@ def line_values_sqlite(c: Checked, r: tuple[str, ...], d: Derived) -> tuple[Any,
 
 
 # What the projections and the report take from a new row: its rollup key (projections.ROLLUP_KEY),
-# billed cost, classification, currency and correction flag.
-RowSums = tuple[tuple[Any, ...], Decimal, str, str, bool]
+# billed cost and correction flag.
+RowSums = tuple[tuple[Any, ...], Decimal, bool]
 
 
 class Transformer:
@@ -386,9 +395,21 @@ class Transformer:
         project = self.project(carried[0], carried[1])
         correction = self.customers.is_correction(c.partner_id, c.start[2])
         identity = self.identity(row, c.line_id)
-        derived = Derived(
-            identity, self.batch_id, cls, correction, row_no, project, service_name, region_id, periods[0], periods[1]
+        derived = _new_tuple(  # Derived(...) without its Python-level __new__: once per row
+            Derived,
+            (
+                identity,
+                self.batch_id,
+                cls,
+                correction,
+                row_no,
+                project,
+                service_name,
+                region_id,
+                periods[0],
+                periods[1],
+            ),
         )
         key = (c.start[1], c.customer_id, c.partner_id, c.association_type, service_name, c.service_type,
                region_id, project, c.mode, cls, c.currency)  # fmt: skip
-        return self.build(c, carried, derived), (key, c.billed, cls, c.currency, correction)
+        return self.build(c, carried, derived), (key, c.billed, correction)

@@ -88,14 +88,17 @@ class Chunks:
         self.pending, self.sums = [], []
         self.seen.clear()
         self.wait()
+        if len(self.deltas) >= ROLLUP_FLUSH:
+            # Memory stays flat however many days x customers x services a batch spans: the
+            # sums of the chunks written so far go to the projections (the same sums, in steps).
+            self.hand_over()
+        # Partitions of line items by charge month (usage/partitioning.ensure_months) go here: in
+        # the batch's own thread and transaction, with no write in flight, before the rows are
+        # written (their months: {r[CHARGE_MONTH_AT] for r in rows}, dates on PostgreSQL).
         if self.background is None:
             self._write(rows, sums)
         else:
             self.inflight = self.background.submit(self._write, rows, sums)
-        if len(self.deltas) >= ROLLUP_FLUSH:
-            # Memory stays flat however many days x customers x services a batch spans: the
-            # sums so far go to the projections (the same sums, in steps).
-            self.hand_over()
 
     def wait(self) -> None:
         """Until the chunk being written is written (its error, if any, raised here)."""

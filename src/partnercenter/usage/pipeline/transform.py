@@ -106,6 +106,7 @@ CONTENT_COLUMNS = {
 }
 CONTENT_AT = [LINE_COLUMNS.index(c) for c in CONTENT_COLUMNS]
 SOURCE_ROW_AT = LINE_COLUMNS.index("source_row")
+CHARGE_MONTH_AT = LINE_COLUMNS.index("charge_month")
 LINE_ID_AT = LINE_COLUMNS.index("x_line_id")
 
 # A customer: (pk, its associations' valid_from in order, (valid_to, partner id, type) for each).

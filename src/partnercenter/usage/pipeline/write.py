@@ -98,8 +98,6 @@ class PostgresWriter(Writer):
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        # When line items are partitioned by charge month (usage/partitioning.py), the rows'
-        # months are ensured here, before the COPY: partitioning.ensure_months({charge months}).
         with self.raw.cursor() as cur, cur.copy(self.copy_sql) as copy:
             for r in rows:
                 copy.write_row(r)

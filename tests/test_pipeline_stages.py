@@ -1,5 +1,4 @@
-"""The ingestion stages one by one (usage/pipeline), and a FOCUS batch written chunk by chunk in
-the background while the next chunk is checked."""
+"""The ingestion stages one by one (usage/pipeline), and a FOCUS batch written chunk by chunk."""
 
 from __future__ import annotations
 
@@ -124,8 +123,8 @@ def _focus(resource: str, billed: str, hour: int) -> dict[str, str]:
     }
 
 
-def test_focus_chunks_written_in_the_background_count_repeats_once(org, monkeypatch):
-    monkeypatch.setattr(ingest, "CHUNK", 2)  # repeats within and across chunks, several writes in flight
+def test_focus_chunks_count_repeats_once(org, monkeypatch):
+    monkeypatch.setattr(ingest, "CHUNK", 2)  # repeats within and across chunks
     rows = [_focus(f"r{i % 5}", f"{i % 5}.25", i % 5) for i in range(13)]
     report = services.ingest_records(rows, fmt="focus", source="t")
     assert report.accepted, report.as_dict()
@@ -138,7 +137,7 @@ def test_focus_chunks_written_in_the_background_count_repeats_once(org, monkeypa
     assert sum(DailyRollup.objects.values_list("line_count", flat=True)) == 5
 
 
-def test_focus_batch_rejected_after_background_writes_writes_nothing(org, monkeypatch):
+def test_focus_batch_rejected_after_written_chunks_writes_nothing(org, monkeypatch):
     monkeypatch.setattr(ingest, "CHUNK", 2)
     rows = [_focus(f"r{i}", "1", i) for i in range(9)]
     rows.append({**_focus("bad", "1", 10), "SubAccountId": "nobody"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -38,13 +37,7 @@ def ledger_version() -> int:
 
 
 class Chunks:
-    """The new rows of a batch, written a chunk at a time, and their sums.
-
-    FOCUS chunks are written in the background (one at a time, in order) while the next chunk is
-    read and checked: the database's work overlaps ours. A chunk's write never reports a problem
-    for FOCUS rows; native chunks, whose write may find a stored line id with other content, are
-    written in line so that the problems are reported exactly where they arise.
-    """
+    """The new rows of a batch, written a chunk at a time, and their sums."""
 
     def __init__(self, report: Report, w: write.Writer, batch_id: int, layout: read.Layout, size: int) -> None:
         self.report, self.writer, self.batch_id, self.size = report, w, batch_id, size
@@ -57,10 +50,6 @@ class Chunks:
         self.deltas: projections.Deltas = {}
         self.totals: dict[tuple[str, str], Decimal] = {}
         self.complete_until: dt.datetime | None = None
-        # Counted by the writes (which may run in the background), added to the report by wait().
-        self.written = [0, 0, 0]  # new, already present, corrections
-        self.background = None if self.native else ThreadPoolExecutor(1, thread_name_prefix="ingest-write")
-        self.inflight: Future[None] | None = None
 
     def add(self, row_no: int, values: tuple[Any, ...], sums: RowSums, line_id: str, end: dt.datetime) -> None:
         identity = values[0]
@@ -87,40 +76,17 @@ class Chunks:
         rows, sums = self.pending, self.sums
         self.pending, self.sums = [], []
         self.seen.clear()
-        self.wait()
         if len(self.deltas) >= ROLLUP_FLUSH:
             # Memory stays flat however many days x customers x services a batch spans: the
             # sums of the chunks written so far go to the projections (the same sums, in steps).
             self.hand_over()
-        # Partitions of line items by charge month (usage/partitioning.ensure_months) go here: in
-        # the batch's own thread and transaction, with no write in flight, before the rows are
-        # written (their months: {r[CHARGE_MONTH_AT] for r in rows}, dates on PostgreSQL).
-        if self.background is None:
-            self._write(rows, sums)
-        else:
-            self.inflight = self.background.submit(self._write, rows, sums)
-
-    def wait(self) -> None:
-        """Until the chunk being written is written (its error, if any, raised here)."""
-        if self.inflight is not None:
-            inflight, self.inflight = self.inflight, None
-            inflight.result()
-        new, present, corrections = self.written
-        self.written = [0, 0, 0]
-        self.report.rows_new += new
-        self.report.rows_present += present
-        self.report.rows_corrections += corrections
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            if self.background is not None:
-                self.background.shutdown()
+        # Partitions of line items by charge month (usage/partitioning.ensure_months) go here,
+        # before the rows are written (their months: {r[CHARGE_MONTH_AT] for r in rows}, dates on
+        # PostgreSQL).
+        self._write(rows, sums)
 
     def hand_over(self) -> None:
         """The sums so far to the report's totals and the projections."""
-        self.wait()
         totals, add = self.totals, CONTEXT.add
         for key, (amount, _count) in self.deltas.items():
             tkey = (key[10], key[9])  # currency, classification
@@ -129,14 +95,12 @@ class Chunks:
         self.deltas.clear()
 
     def _write(self, rows: list[tuple[Any, ...]], sums: list[RowSums]) -> None:
-        # In the background: only the writer's own connection handle, and ``written``/``deltas``,
-        # which the batch reads after wait().
         fresh = self._fresh(rows, sums)
         if fresh is not None:
             rows, sums = fresh
             self._add_sums(sums)
             self.writer.insert(rows)
-            self.written[0] += len(rows)
+            self.report.rows_new += len(rows)
 
     def _fresh(
         self, pending: list[tuple[Any, ...]], sums: list[RowSums]
@@ -155,7 +119,7 @@ class Chunks:
             return pending, sums
         keep = [r[0] not in present for r in pending]
         rows = [r for r, k in zip(pending, keep, strict=True) if k]
-        self.written[1] += len(pending) - len(rows)
+        self.report.rows_present += len(pending) - len(rows)
         return rows, [s for s, k in zip(sums, keep, strict=True) if k]
 
     def _add_sums(self, sums: list[RowSums]) -> None:
@@ -169,7 +133,7 @@ class Chunks:
                 slot[0] = add(slot[0], billed)
                 slot[1] += 1
             corrections += correction
-        self.written[2] += corrections
+        self.report.rows_corrections += corrections
 
 
 def run(
@@ -215,17 +179,12 @@ def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: 
     validator = validate.Validator(layout, report, customers, Times())
     transformer = Transformer(layout, batch.pk, customers, w.vendor == "postgresql")
     chunks = Chunks(report, w, batch.pk, layout, chunk)
-    # The main thread's own queries (an account not loaded yet) wait for the chunk being written.
-    customers.before_query = chunks.wait
-    try:
-        report.rows_total = _each_row(source, layout, validator, transformer, chunks)
-        report.unknown_accounts = sorted(validator.unknown)
-        if report.rows_total == 0:
-            report.error(1, "", "the batch has no rows")
-        if report.accepted:
-            chunks.flush()  # may still find a line id that clashes with a stored row
-    finally:
-        chunks.close()
+    report.rows_total = _each_row(source, layout, validator, transformer, chunks)
+    report.unknown_accounts = sorted(validator.unknown)
+    if report.rows_total == 0:
+        report.error(1, "", "the batch has no rows")
+    if report.accepted:
+        chunks.flush()  # may still find a line id that clashes with a stored row
     if report.accepted:
         _finish(report, chunks, batch.pk)
 

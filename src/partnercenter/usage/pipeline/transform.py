@@ -188,17 +188,12 @@ class Times:
         return hit
 
 
-def _nothing() -> None:
-    pass
-
-
 class Customers:
     """Per-batch cache of customers and their association history, and the closed months."""
 
     def __init__(self) -> None:
         self.entries: dict[str, CustomerEntry | None] = {}
         self.preloaded = False
-        self.before_query: Callable[[], None] = _nothing
         self.closed = set(ClosedMonth.objects.values_list("partner_id", "month"))
         # Months are closed oldest first from the ledger's first billed month: a row for a month
         # before a partner's first closed month arrives after that month's bill was due, so it is
@@ -211,7 +206,6 @@ class Customers:
     def get(self, account: str) -> CustomerEntry | None:
         if account in self.entries:
             return self.entries[account]
-        self.before_query()
         if not self.preloaded:
             self.preloaded = True
             if self._preload():

@@ -102,6 +102,12 @@ def parse_ledger_amount(text: str, limit: Decimal = MAX_AMOUNT) -> Decimal:
     return d
 
 
+def parse_quantity(text: str) -> Decimal:
+    """A line item's pricing quantity from its text: as :func:`parse_ledger_amount`, over the
+    whole stored range (quantities are not money)."""
+    return parse_ledger_amount(text, MAX_QUANTITY)
+
+
 def amount(value: Any) -> Decimal:
     """The one constructor: from str/int/Decimal (never float), at most 15 decimal places."""
     if isinstance(value, float):

@@ -25,6 +25,7 @@ _KEYS = CustomerTotalKey._meta.db_table
 _COLS = ", ".join(VALUES)
 _UPDATE_SQL = f"UPDATE {_TABLE} SET {', '.join(f'{c} = %s' for c in VALUES)} WHERE id = %s"
 _INSERT_SQL = f"INSERT INTO {_TABLE} (key_id, day, {_COLS}) VALUES ({', '.join(['%s'] * (WIDTH + 2))})"
+_COPY_SQL = f"COPY {_TABLE} (key_id, day, {_COLS}) FROM STDIN"
 
 KeyTuple = tuple[int, int, str, str]  # customer_id, partner_id, association_type, currency
 _Row = tuple[dt.date, int, list[int]]  # a running-total row of a key: day, id, the values
@@ -114,6 +115,16 @@ def _shifted(
     return updates, inserts
 
 
+def _insert(cur: Any, rows: list[tuple[Any, ...]], pg: bool) -> None:
+    if not pg:
+        cur.executemany(_INSERT_SQL, rows)
+        return
+    # COPY: a batch of a month adds a row per key and day, and a statement per row costs a round trip.
+    with cur.cursor.copy(_COPY_SQL) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
     """Add per-day deltas ``{(day, customer, partner, association_type, currency): [13 ints]}``.
 
@@ -138,7 +149,7 @@ def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
             if updates:
                 cur.executemany(_UPDATE_SQL, updates)
             if inserts:
-                cur.executemany(_INSERT_SQL, inserts)
+                _insert(cur, inserts, pg)
 
 
 def _visible_from(windows: dict[int, dt.date], start: dt.date, end: dt.date) -> dict[int, dt.date]:

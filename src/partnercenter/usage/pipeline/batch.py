@@ -1,0 +1,231 @@
+"""One batch from source to ledger: the stages in order, in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from partnercenter.core import clock
+from partnercenter.core.money import CONTEXT
+
+from .. import formats, freshness
+from ..models import IngestBatch, LedgerVersion
+from . import projections, read, validate, write
+from .report import Report
+from .transform import CONTENT_AT, Customers, RowSums, Times, Transformer
+
+CHUNK = 5_000  # rows checked against the stored identities and written at a time
+ROLLUP_FLUSH = 100_000  # rollup keys held in memory before the projections take them
+
+
+class _Rollback(Exception):
+    pass
+
+
+def bump_ledger_version() -> None:
+    """Mark the ledger as changed (inside the writing transaction): cached figures expire."""
+    if not LedgerVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        LedgerVersion.objects.create(pk=1, version=1)
+
+
+def ledger_version() -> int:
+    return LedgerVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+class Chunks:
+    """The new rows of a batch, written a chunk at a time, and their sums."""
+
+    def __init__(self, report: Report, w: write.Writer, batch_id: int, layout: read.Layout, size: int) -> None:
+        self.report, self.writer, self.batch_id, self.size = report, w, batch_id, size
+        self.native = layout.native
+        self.col_name = layout.col_name
+        self.pending: list[tuple[Any, ...]] = []
+        self.sums: list[RowSums] = []
+        # identity -> (row number, values) of the chunk's rows: a repeated native line id is compared
+        self.seen: dict[bytes, tuple[int, tuple[Any, ...]]] = {}
+        self.deltas: projections.Deltas = {}
+        self.totals: dict[tuple[str, str], Decimal] = {}
+        self.complete_until: dt.datetime | None = None
+
+    def add(self, row_no: int, values: tuple[Any, ...], sums: RowSums, line_id: str, end: dt.datetime) -> None:
+        identity = values[0]
+        prior = self.seen.get(identity)
+        if prior is not None:
+            diff = validate.differences(values, [prior[1][i] for i in CONTENT_AT], self.col_name) if self.native else []
+            if diff:
+                reason = validate.repeated_line_id(line_id, prior[0], diff)
+                self.report.error(row_no, self.col_name["line_id"], reason)
+            else:
+                self.report.rows_present += 1
+            return
+        self.seen[identity] = (row_no, values)
+        self.pending.append(values)
+        self.sums.append(sums)
+        if self.complete_until is None or end > self.complete_until:
+            self.complete_until = end
+        if len(self.pending) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows, sums = self.pending, self.sums
+        self.pending, self.sums = [], []
+        self.seen.clear()
+        if len(self.deltas) >= ROLLUP_FLUSH:
+            # Memory stays flat however many days x customers x services a batch spans: the
+            # sums of the chunks written so far go to the projections (the same sums, in steps).
+            self.hand_over()
+        # Partitions of line items by charge month (usage/partitioning.ensure_months) go here,
+        # before the rows are written (their months: {r[CHARGE_MONTH_AT] for r in rows}, dates on
+        # PostgreSQL).
+        self._write(rows, sums)
+
+    def hand_over(self) -> None:
+        """The sums so far to the report's totals and the projections."""
+        totals, add = self.totals, CONTEXT.add
+        for key, (amount, _count) in self.deltas.items():
+            tkey = (key[10], key[9])  # currency, classification
+            totals[tkey] = add(totals.get(tkey, Decimal(0)), amount)
+        projections.apply_all(self.deltas)
+        self.deltas.clear()
+
+    def _write(self, rows: list[tuple[Any, ...]], sums: list[RowSums]) -> None:
+        fresh = self._fresh(rows, sums)
+        if fresh is not None:
+            rows, sums = fresh
+            self._add_sums(sums)
+            self.writer.insert(rows)
+            self.report.rows_new += len(rows)
+
+    def _fresh(
+        self, pending: list[tuple[Any, ...]], sums: list[RowSums]
+    ) -> tuple[list[tuple[Any, ...]], list[RowSums]] | None:
+        """The rows not stored yet and their sums; None when a native line id is stored with
+        other content (the batch is rejected)."""
+        if self.native:
+            present, clashes = write.stored_clashes(self.writer, pending, self.batch_id, self.col_name)
+            for clash_row, reason in clashes:
+                self.report.error(clash_row, self.col_name["line_id"], reason)
+            if clashes:
+                return None
+        else:
+            present = self.writer.existing([r[0] for r in pending])
+        if not present:
+            return pending, sums
+        keep = [r[0] not in present for r in pending]
+        rows = [r for r, k in zip(pending, keep, strict=True) if k]
+        self.report.rows_present += len(pending) - len(rows)
+        return rows, [s for s, k in zip(sums, keep, strict=True) if k]
+
+    def _add_sums(self, sums: list[RowSums]) -> None:
+        deltas, add = self.deltas, CONTEXT.add
+        corrections = 0
+        for key, billed, correction in sums:
+            slot = deltas.get(key)
+            if slot is None:
+                deltas[key] = [billed, 1]
+            else:
+                slot[0] = add(slot[0], billed)
+                slot[1] += 1
+            corrections += correction
+        self.report.rows_corrections += corrections
+
+
+def run(
+    source: formats.Source,
+    *,
+    fmt: str,
+    source_name: str,
+    file_name: str,
+    checksum: str,
+    actor: Any = None,
+    chunk: int = CHUNK,
+) -> Report:
+    """Validate and write one batch; returns its report (rejected or accepted)."""
+    report = Report(source=source_name, file_name=file_name, format=fmt, checksum=checksum)
+    missing = read.missing_columns(source.header, fmt)
+    if missing:
+        report.error(1, ", ".join(missing), f"missing required column(s): {', '.join(missing)}")
+        return report
+    try:
+        with transaction.atomic(), write.sqlite_page_cache():
+            _ingest(source, read.layout(source.header, fmt), report, actor, chunk)
+            if not report.accepted:
+                raise _Rollback
+    except _Rollback:
+        report.discard_writes()
+    return report
+
+
+def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: Any, chunk: int) -> None:
+    w = write.writer()
+    w.lock()
+    now = clock.now()
+    batch = IngestBatch.objects.create(
+        source=report.source,
+        file_name=report.file_name[:500],
+        format=layout.fmt,
+        checksum=report.checksum,
+        started_at=now,
+        finished_at=now,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    customers = Customers()
+    validator = validate.Validator(layout, report, customers, Times())
+    transformer = Transformer(layout, batch.pk, customers, w.vendor == "postgresql")
+    chunks = Chunks(report, w, batch.pk, layout, chunk)
+    report.rows_total = _each_row(source, layout, validator, transformer, chunks)
+    report.unknown_accounts = sorted(validator.unknown)
+    if report.rows_total == 0:
+        report.error(1, "", "the batch has no rows")
+    if report.accepted:
+        chunks.flush()  # may still find a line id that clashes with a stored row
+    if report.accepted:
+        _finish(report, chunks, batch.pk)
+
+
+def _each_row(
+    source: formats.Source, layout: read.Layout, validator: validate.Validator, transformer: Transformer, chunks: Chunks
+) -> int:
+    """Every row through the stages; the number of rows read."""
+    # Once per row (millions per batch): the stages' methods are bound once here.
+    report = validator.report
+    shape, check, periods = validator.shape, validator.check, validator.billing_periods
+    pick_rest, line, add = layout.pick_rest, transformer.line, chunks.add
+    row_no = source.first_row - 1
+    for row_no, row in read.numbered(source):
+        if not shape(row_no, row, source):
+            continue
+        checked = check(row_no, row)
+        if report.error_count:
+            continue  # after the first error, only validate
+        carried = pick_rest(row)
+        billing_period = periods(row_no, carried[2], carried[3])
+        if billing_period is None:
+            continue
+        values, sums = line(row_no, row, checked, carried, billing_period)
+        add(row_no, values, sums, checked.line_id, checked.end[0])
+    return row_no - (source.first_row - 1)
+
+
+def _finish(report: Report, chunks: Chunks, batch_id: int) -> None:
+    """An accepted batch: the projections, its report totals, freshness and the ledger version."""
+    chunks.hand_over()
+    report.set_totals(chunks.totals)
+    if chunks.complete_until is not None:
+        freshness.advance(report.source, chunks.complete_until)
+    bump_ledger_version()
+    IngestBatch.objects.filter(pk=batch_id).update(
+        rows_total=report.rows_total,
+        rows_new=report.rows_new,
+        rows_present=report.rows_present,
+        rows_corrections=report.rows_corrections,
+        totals=report.totals_as_strings(),
+        finished_at=clock.now(),
+    )
+    report.batch_id = batch_id

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from partnercenter.core import clock
-from partnercenter.usage import partitioning, selectors, services
+from partnercenter.usage import ingest, partitioning, selectors, services
 from partnercenter.usage.models import LineItem
 from tests.test_usage_ingest import SAMPLE, expected_totals, focus_customers, record  # noqa: F401 - fixtures
 
@@ -86,9 +86,9 @@ def test_conversion_keeps_rows_and_creates_monthly_partitions(partitioned):
 @on_postgres
 def test_ingest_reingest_and_read_through_selectors(partitioned, expected_totals):  # noqa: F811
     top = max(LineItem.objects.values_list("id", flat=True))
+    assert MAY not in partitioning.partitions()
     with clock.frozen_at(NOW):
-        partitioning.ensure_months({MAY})
-        first = services.ingest_path(SAMPLE, source="aws")
+        first = services.ingest_path(SAMPLE, source="aws")  # creates May's partition before writing it
         again = services.ingest_path(SAMPLE, source="aws")
     assert (first.rows_new, first.rows_present) == (2000, 0)
     assert (again.accepted, again.rows_new, again.rows_present) == (True, 0, 2000)
@@ -130,9 +130,12 @@ def test_a_month_read_touches_only_its_partition(partitioned):
 
 
 @on_postgres
-def test_ensure_months_moves_rows_out_of_the_default_partition(partitioned):
+def test_ensure_months_moves_rows_out_of_the_default_partition(partitioned, monkeypatch):
     with clock.frozen_at(NOW):
-        services.ingest_path(SAMPLE, source="aws")  # May has no partition yet: the DEFAULT one takes it
+        # Rows written by something that does not create partitions land in the DEFAULT one.
+        monkeypatch.setattr(partitioning, "ensure_months", lambda months: None)
+        services.ingest_path(SAMPLE, source="aws")
+        monkeypatch.undo()
         assert _rows_by_partition()["usage_lineitem_default"] == 2000
         before = _stored()
         partitioning.ensure_months({dt.date(2026, 5, 17), MARCH})
@@ -193,3 +196,23 @@ def test_sqlite_is_never_partitioned(focus_customers):  # noqa: F811
 def test_ensure_months_is_a_no_op_on_an_unpartitioned_table(focus_customers):  # noqa: F811
     partitioning.ensure_months({MAY})
     assert not partitioning.is_partitioned()
+
+
+@on_postgres
+def test_a_rejected_batch_leaves_no_partition_behind(partitioned, monkeypatch):
+    monkeypatch.setattr(ingest, "CHUNK", 1)  # the first rows are written, partitions made, before the error
+    items = [
+        record("s1", ACCOUNT, "4", "2026-09-02T00:00:00+00:00"),
+        record("o1", ACCOUNT, "4", "2026-10-02T00:00:00+00:00"),
+        record("bad", ACCOUNT, "not a number", "2026-10-03T00:00:00+00:00"),
+    ]
+    before = (_stored(), partitioning.partitions())
+    with clock.frozen_at(NOW):
+        report = services.ingest_records(items, source="native")
+    assert (report.accepted, report.error_count) == (False, 1)
+    assert (_stored(), partitioning.partitions()) == before
+    with clock.frozen_at(NOW):
+        assert services.ingest_records(items[:2], source="native").rows_new == 2
+    assert _rows_by_partition()["usage_lineitem_y2026m09"] == 1
+    assert _rows_by_partition()["usage_lineitem_y2026m10"] == 1
+    assert "usage_lineitem_default" not in _rows_by_partition()

@@ -12,11 +12,11 @@ from django.db.models import F
 from partnercenter.core import clock
 from partnercenter.core.money import CONTEXT
 
-from .. import formats, freshness
+from .. import formats, freshness, partitioning
 from ..models import IngestBatch, LedgerVersion
 from . import projections, read, validate, write
 from .report import Report
-from .transform import CONTENT_AT, Customers, RowSums, Times, Transformer
+from .transform import CHARGE_MONTH_AT, CONTENT_AT, Customers, RowSums, Times, Transformer
 
 CHUNK = 5_000  # rows checked against the stored identities and written at a time
 ROLLUP_FLUSH = 100_000  # rollup keys held in memory before the projections take them
@@ -50,6 +50,7 @@ class Chunks:
         self.deltas: projections.Deltas = {}
         self.totals: dict[tuple[str, str], Decimal] = {}
         self.complete_until: dt.datetime | None = None
+        self.months: set[Any] = set()
 
     def add(self, row_no: int, values: tuple[Any, ...], sums: RowSums, line_id: str, end: dt.datetime) -> None:
         identity = values[0]
@@ -80,10 +81,17 @@ class Chunks:
             # Memory stays flat however many days x customers x services a batch spans: the
             # sums of the chunks written so far go to the projections (the same sums, in steps).
             self.hand_over()
-        # Partitions of line items by charge month (usage/partitioning.ensure_months) go here,
-        # before the rows are written (their months: {r[CHARGE_MONTH_AT] for r in rows}, dates on
-        # PostgreSQL).
+        self._ensure_partitions(rows)
         self._write(rows, sums)
+
+    def _ensure_partitions(self, rows: list[tuple[Any, ...]]) -> None:
+        # A month's partition must exist before its rows are written when line items are partitioned
+        # (PostgreSQL, opt-in). It is created inside the batch's transaction, so a rejected batch
+        # leaves no partition behind; each month is asked for once per batch.
+        months = {r[CHARGE_MONTH_AT] for r in rows} - self.months
+        if months:
+            partitioning.ensure_months(months)
+            self.months |= months
 
     def hand_over(self) -> None:
         """The sums so far to the report's totals and the projections."""

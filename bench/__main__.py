@@ -9,7 +9,8 @@ then on each engine, in a fresh database:
   ``sqlite3`` ``executemany`` into an unindexed all-text table (SQLite), a bare ``COPY`` of the
   file into an unindexed all-text table (PostgreSQL).
 
-Prints a table and merges the figures into ``var/bench/results.json``.
+Prints a table and merges the figures into ``var/bench/results.json`` (with ``ingest_sqlite_floor_ratio``
+and ``ingest_postgres_floor_ratio``: ingest rows/s over the same run's floor).
 
 Environment: ``BENCH_ROWS`` (rows, default 1000000), ``BENCH_CUSTOMERS`` (default 5000),
 ``BENCH_POSTGRES_URL`` (server to create the scratch database on,
@@ -34,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
 PG_DB = os.environ.get("BENCH_PG_DB", "partnercenter_bench")
 
-TARGET_SQLITE_RATIO = 0.5
-TARGET_SQLITE_ROWS_PER_S = 100_000
-TARGET_PEAK_RSS_MB = 400
+# ingest rows/s over the same run's floor (SQLite: csv + executemany; PostgreSQL: a bare COPY)
+TARGET_FLOOR_RATIO = {"sqlite": 0.5, "postgres": 0.2}
+TARGET_PEAK_RSS_MB = 600  # at 5,000,000 rows: bounded by the chunk size, not by the file
 
 
 def _child(step: str, *args: str, database_url: str | None = None) -> dict[str, Any]:
@@ -145,6 +146,23 @@ def bench_postgres(csv_path: Path, customers: int, keep: bool) -> dict[str, floa
     }
 
 
+def _report(figures: dict[str, float], rows: int) -> None:
+    _log(f"\n{'engine':<12}{'ingest rows/s':>15}{'floor rows/s':>15}{'ratio':>8}{'peak RSS MB':>14}{'target':>9}")
+    for engine in ("sqlite", "postgres"):
+        rate = figures.get(f"ingest_{engine}_rows_per_s")
+        if rate is None:
+            continue
+        floor = figures[f"ingest_{engine}_floor_rows_per_s"]
+        rss = figures[f"ingest_{engine}_peak_rss_mb"]
+        ratio = figures[f"ingest_{engine}_floor_ratio"]
+        target = TARGET_FLOOR_RATIO[engine]
+        verdict = "met" if ratio >= target else "MISSED"
+        _log(f"{engine:<12}{rate:>15,.0f}{floor:>15,.0f}{ratio:>8.2f}{rss:>14,.0f}{f'≥ {target}':>9} {verdict}")
+    worst_rss = max(figures.get(f"ingest_{e}_peak_rss_mb", 0) for e in ("sqlite", "postgres"))
+    note = "" if rows >= 5_000_000 else f" (the target is at 5,000,000 rows; this run had {rows:,})"
+    _log(f"peak RSS < {TARGET_PEAK_RSS_MB} MB: {'met' if worst_rss < TARGET_PEAK_RSS_MB else 'MISSED'}{note}")
+
+
 def main() -> None:
     rows = int(os.environ.get("BENCH_ROWS", "1000000").replace("_", ""))
     customers = int(os.environ.get("BENCH_CUSTOMERS", "5000"))
@@ -167,24 +185,11 @@ def main() -> None:
         if pg:
             figures.update(pg)
 
-    _log(f"\n{'engine':<12}{'ingest rows/s':>15}{'floor rows/s':>15}{'ratio':>8}{'peak RSS MB':>14}")
     for engine in ("sqlite", "postgres"):
-        rate = figures.get(f"ingest_{engine}_rows_per_s")
-        if rate is None:
-            continue
-        floor = figures[f"ingest_{engine}_floor_rows_per_s"]
-        rss = figures[f"ingest_{engine}_peak_rss_mb"]
-        _log(f"{engine:<12}{rate:>15,.0f}{floor:>15,.0f}{rate / floor:>8.2f}{rss:>14,.0f}")
-    if "ingest_sqlite_rows_per_s" in figures:
-        rate, floor = figures["ingest_sqlite_rows_per_s"], figures["ingest_sqlite_floor_rows_per_s"]
-        rss = figures["ingest_sqlite_peak_rss_mb"]
-        _log("\nSQLite targets:")
-        _log(
-            f"  ≥ half the floor rate ({floor * TARGET_SQLITE_RATIO:,.0f} rows/s): {'met' if rate >= floor * TARGET_SQLITE_RATIO else 'MISSED'}"
-        )
-        _log(f"  ≥ {TARGET_SQLITE_ROWS_PER_S:,} rows/s: {'met' if rate >= TARGET_SQLITE_ROWS_PER_S else 'MISSED'}")
-        note = "" if rows >= 5_000_000 else f" (the target is at 5,000,000 rows; this run had {rows:,})"
-        _log(f"  peak RSS < {TARGET_PEAK_RSS_MB} MB: {'met' if rss < TARGET_PEAK_RSS_MB else 'MISSED'}{note}")
+        if f"ingest_{engine}_rows_per_s" in figures:
+            ratio = figures[f"ingest_{engine}_rows_per_s"] / figures[f"ingest_{engine}_floor_rows_per_s"]
+            figures[f"ingest_{engine}_floor_ratio"] = round(ratio, 3)
+    _report(figures, rows)
     path = _merge_results(figures)
     _log(f"\nFigures merged into {path.relative_to(ROOT)}")
 

@@ -99,8 +99,11 @@ def test_report_totals_net_and_refund_shown_positive():
     assert report.totals_as_strings()["USD"]["net"] == "8.25"
 
 
-def test_projections_are_registered():
-    assert [p.name for p in projections.PROJECTIONS] == ["daily_rollups", "running_totals"]
+def test_projections_are_registered_and_each_can_be_rebuilt():
+    from partnercenter.usage import rebuild
+
+    assert [p.name for p in projections.PROJECTIONS] == ["daily_rollups", "customer_totals"]
+    assert list(rebuild.PROJECTIONS) == [p.name for p in projections.PROJECTIONS]
 
 
 def test_quantity_parsing_lives_in_money():

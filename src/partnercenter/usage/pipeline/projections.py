@@ -111,9 +111,11 @@ def running_totals(deltas: Deltas) -> None:
     running.apply(per)
 
 
+# The names are those of usage/rebuild.py, which recomputes each projection from the line items
+# (`partnercenter rebuild-totals --only NAME`).
 PROJECTIONS: tuple[Projection, ...] = (
     Projection("daily_rollups", daily_rollups),
-    Projection("running_totals", running_totals),
+    Projection("customer_totals", running_totals),
 )
 
 

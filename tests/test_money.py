@@ -17,9 +17,12 @@ from partnercenter.core.money import (
     InvalidAmount,
     amount,
     canonical,
+    from_scaled,
     is_currency,
     parse_ledger_amount,
     round_minor,
+    scaled,
+    split,
     to_str,
 )
 from partnercenter.usage.models import DailyRollup
@@ -305,3 +308,20 @@ def test_iso_4217_table():
     assert not is_currency("XYZ") and not is_currency("XXX") and not is_currency("usd")
     assert round_minor(Decimal("2.5"), "KRW") == Decimal(3)
     assert round_minor(Decimal("1.0005"), "BHD") == Decimal("1.001")
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(amounts, min_size=1, max_size=20))
+def test_scaled_integers_add_exactly_and_come_back_as_the_decimal_sum(values):
+    # The expenditure summary adds split triples as integers in units of 10^-15, then converts once.
+    total = sum(scaled(*split(v)) for v in values)
+    assert from_scaled(total) == exact_sum(values)
+    assert from_scaled(scaled(*split(values[0]))) == values[0]
+
+
+def test_from_scaled_edges():
+    assert from_scaled(0) == 0
+    assert str(from_scaled(1)) == "1E-15"
+    assert from_scaled(-1_500_000_000_000_000) == Decimal("-1.5")
+    assert from_scaled(10**27) == Decimal(10**12)
+    assert scaled(*split(Decimal("-0.000000000000001"))) == -1

@@ -253,6 +253,16 @@ def split(d: Decimal) -> tuple[int, int, int]:
     return units, frac // _E7, frac % _E7
 
 
+def scaled(units: int, hi: int, lo: int) -> int:
+    """The split triple as one integer in units of 10^-15 (exact; Python integers do not overflow)."""
+    return units * _E15 + hi * _E7 + lo
+
+
+def from_scaled(value: int) -> Decimal:
+    """An integer in units of 10^-15 as the amount it stands for."""
+    return Decimal(value).scaleb(-SCALE, CONTEXT).normalize(CONTEXT) if value else ZERO
+
+
 def join(units: int | None, hi: int | None, lo: int | None) -> Decimal:
     total = CONTEXT.add(Decimal(units or 0), Decimal(hi or 0).scaleb(-8, CONTEXT))
     total = CONTEXT.add(total, Decimal(lo or 0).scaleb(-15, CONTEXT))

@@ -31,7 +31,7 @@ from partnercenter import scoping
 from partnercenter.accounts.models import User
 from partnercenter.accounts.names import person_name
 from partnercenter.core import clock, masking
-from partnercenter.core.money import CONTEXT, ZERO
+from partnercenter.core.money import CONTEXT, ZERO, from_scaled, scaled
 from partnercenter.partners.models import AccountManagerAssignment, Customer
 from partnercenter.usage import freshness, running
 from partnercenter.usage.models import LineItem
@@ -173,14 +173,6 @@ class Summary:
     totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
 
-_E15 = 10**15
-_E7 = 10**7
-
-
-def _decimal(scaled: int) -> Decimal:
-    return Decimal(scaled).scaleb(-15, CONTEXT).normalize(CONTEXT) if scaled else ZERO
-
-
 @dataclass(slots=True)
 class _Group:
     """A summary line before it is shown: amounts as exact integers in units of 10^-15."""
@@ -206,11 +198,11 @@ class _Group:
             mobile="",
             association_type=self.association_type,
             currency=self.currency,
-            expenditure=_decimal(self.expenditure),
-            refund=_decimal(self.refund),
-            adjustment=_decimal(self.adjustment),
-            tax=_decimal(self.tax),
-            net=_decimal(self.net),
+            expenditure=from_scaled(self.expenditure),
+            refund=from_scaled(self.refund),
+            adjustment=from_scaled(self.adjustment),
+            tax=from_scaled(self.tax),
+            net=from_scaled(self.net),
             line_count=self.line_count,
         )
 
@@ -261,13 +253,13 @@ def _summary_groups(user: User, f: SummaryFilter, p: Period, reach: _Reach) -> l
         windows=None if reach.starts is None else dict(reach.starts),
     )
     groups = []
-    e15, e7, make = _E15, _E7, _Group
+    make = _Group
     # Hot loop over every customer of the filter: plain integer arithmetic, no Decimal.
     for c, acct, name, assoc, cur, eu, eh, el, ru, rh, rl, au, ah, al, tu, th, tl, n in grouped:
-        e = eu * e15 + eh * e7 + el
-        r = ru * e15 + rh * e7 + rl
-        a = au * e15 + ah * e7 + al
-        t = tu * e15 + th * e7 + tl
+        e = scaled(eu, eh, el)
+        r = scaled(ru, rh, rl)
+        a = scaled(au, ah, al)
+        t = scaled(tu, th, tl)
         groups.append(make(c, acct, name, assoc, cur, e, -r, a, t, e + r + a + t, n))
     return groups
 
@@ -296,7 +288,7 @@ def _totals(groups: list[_Group]) -> dict[str, dict[str, Decimal]]:
         t[2] += g.adjustment
         t[3] += g.tax
         t[4] += g.net
-    return {cur: {k: _decimal(v) for k, v in zip((*CLASSES, "net"), t, strict=True)} for cur, t in sums.items()}
+    return {cur: {k: from_scaled(v) for k, v in zip((*CLASSES, "net"), t, strict=True)} for cur, t in sums.items()}
 
 
 def _fill_contacts(rows: list[SummaryRow]) -> None:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
 
+from partnercenter.core.money import amount as exact_amount
 from partnercenter.core.money import split
 
 from . import selectors
@@ -182,7 +182,7 @@ def _running_rows() -> Iterator[tuple[tuple[Any, ...], Any, list[int]]]:
                         running = [0] * _WIDTH
                     key, day = this, charge_day
                 o = offset[cls]
-                units, hi, lo = split(amount if isinstance(amount, Decimal) else Decimal(amount))
+                units, hi, lo = split(exact_amount(amount))  # SQLite gives the exact sum as text
                 running[o] += units
                 running[o + 1] += hi
                 running[o + 2] += lo

@@ -15,8 +15,8 @@ from partnercenter.accounts.models import User
 from partnercenter.core import clock
 from partnercenter.core.money import ExactSum
 
-from .ingest import _ADVISORY_LOCK_KEY as INGEST_LOCK_KEY
 from .models import ClosedMonth, DailyRollup, IngestBatch, LineItem
+from .pipeline.write import ADVISORY_LOCK_KEY as INGEST_LOCK_KEY
 
 
 def batches_for(user: User) -> QuerySet[IngestBatch]:

@@ -267,3 +267,73 @@ def join(units: int | None, hi: int | None, lo: int | None) -> Decimal:
     total = CONTEXT.add(Decimal(units or 0), Decimal(hi or 0).scaleb(-8, CONTEXT))
     total = CONTEXT.add(total, Decimal(lo or 0).scaleb(-15, CONTEXT))
     return total.normalize(CONTEXT) if total else ZERO
+
+
+# Column-wise amounts (ingestion's block path). Plain decimal text with at most ``SCALE`` places
+# whose integer part shows the value is within the limit: valid by construction, so these are
+# made canonical with text kernels; every other text is parsed once by parse_ledger_amount.
+_PLAIN_COLUMN = {
+    MAX_AMOUNT: r"^-?(0|[1-9][0-9]{0,11})(\.[0-9]{1,15})?$",  # below 10^12
+    MAX_QUANTITY: r"^-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,15})?$",  # below 10^23
+}
+
+
+class AmountColumn:
+    """A column of amounts: ``text`` the canonical texts (:func:`canonical`), ``places`` the
+    decimal places of each text as given (a Decimal's exponent, negated: the exponent of a sum of
+    them is the smallest), ``decimal`` exact decimal128(38, 15) values; nulls where absent."""
+
+    def __init__(self, text: Any, places: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self.text = text
+        self.places = places
+        self.decimal = pc.cast(text, pa.decimal128(MAX_DIGITS, SCALE))
+
+
+def amount_column(texts: Any, limit: Decimal = MAX_AMOUNT, optional: bool = False) -> AmountColumn | None:
+    """``texts`` (a pyarrow string array) as amounts, exactly as :func:`parse_ledger_amount` and
+    :func:`canonical` take them one by one; None when any text is not a valid amount (or is
+    empty, unless ``optional``: an empty text is then no amount)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    present = pc.not_equal(texts, "")
+    if not optional and not pc.all(present).as_py():
+        return None
+    plain = pc.match_substring_regex(texts, _PLAIN_COLUMN[limit])
+    text = pc.replace_substring_regex(texts, r"(\.[0-9]*[1-9])0+$", r"\1")
+    text = pc.replace_substring_regex(text, r"\.0*$", "")
+    text = pc.if_else(pc.equal(text, "-0"), "0", text)
+    dot = pc.find_substring(texts, ".")
+    places = pc.if_else(pc.less(dot, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(texts), dot), 1))
+    other = pc.and_(present, pc.invert(plain))
+    if pc.any(other).as_py():
+        found = _amounts_one_by_one(pc.filter(texts, other).to_pylist(), limit)
+        if found is None:
+            return None
+        text = pc.replace_with_mask(text, other, pa.array([t for t, _ in found], pa.string()))
+        places = pc.replace_with_mask(places, other, pa.array([p for _, p in found], places.type))
+    null = pa.scalar(None, pa.string())
+    return AmountColumn(pc.if_else(present, text, null), pc.if_else(present, places, pa.scalar(None, places.type)))
+
+
+def _amounts_one_by_one(texts: list[str], limit: Decimal) -> list[tuple[str, int]] | None:
+    found: dict[str, tuple[str, int]] = {}
+    for t in texts:
+        if t not in found:
+            try:
+                d = parse_ledger_amount(t, limit)
+            except InvalidAmount:
+                return None
+            exponent = d.as_tuple().exponent
+            assert isinstance(exponent, int)
+            found[t] = (canonical(d), -exponent)
+    return [found[t] for t in texts]
+
+
+def with_places(value: Decimal, places: int) -> Decimal:
+    """An exact sum given the exponent that adding the amounts one by one would have given it
+    (``-places``): the report's totals print amounts with the places they arrived with."""
+    return value.quantize(Decimal(1).scaleb(-places), context=CONTEXT)

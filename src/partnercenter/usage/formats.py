@@ -109,6 +109,8 @@ class Source:
         self.first_row = first_row
         # Text files: the line the current row starts on (a quoted field may span lines).
         self.line = 0
+        # A CSV file's path: ingestion may read it column-wise (pipeline/columnar.py).
+        self.path: Path | None = None
 
 
 class UnreadableInput(ValueError):
@@ -218,13 +220,23 @@ def _ndjson_records(stream: IO[str]) -> Iterator[dict[str, Any]]:
         raise _reading_problem(e, n + 1) from None
 
 
+def is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def open_text(path: Path) -> IO[str]:
+    """A text file (gzip-compressed when its name ends in .gz) as the row path reads it."""
+    opener: Any = gzip.open if is_gzip(path) else open
+    stream: IO[str] = opener(path, "rt", encoding="utf-8-sig", newline="")
+    return stream
+
+
 def open_path(path: Path) -> tuple[Source, IO[Any] | None]:
     """Open a file by its name: .csv, .csv.gz, .parquet, .json, .ndjson/.jsonl (optionally .gz)."""
     name = path.name.lower()
     if name.endswith(".parquet"):
         return _parquet_source(path), None
-    opener: Any = gzip.open if name.endswith(".gz") else open
-    stream = opener(path, "rt", encoding="utf-8-sig", newline="")
+    stream = open_text(path)
     base = name[:-3] if name.endswith(".gz") else name
     try:
         if base.endswith((".ndjson", ".jsonl")):
@@ -239,7 +251,9 @@ def open_path(path: Path) -> tuple[Source, IO[Any] | None]:
             if not isinstance(data, list):
                 raise UnreadableInput('a JSON file holds a list of records, or {"items": [records]}')
             return _records_source(data), stream
-        return _csv_source(stream), stream
+        source = _csv_source(stream)
+        source.path = path
+        return source, stream
     except Exception:
         stream.close()
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,7 @@ from partnercenter.core.money import CONTEXT
 
 from .. import formats, freshness, partitioning
 from ..models import IngestBatch, LedgerVersion
-from . import projections, read, validate, write
+from . import columnar, projections, read, validate, write
 from .report import Report
 from .transform import CHARGE_MONTH_AT, CONTENT_AT, Customers, RowSums, Times, Transformer
 
@@ -160,9 +161,22 @@ def run(
     if missing:
         report.error(1, ", ".join(missing), f"missing required column(s): {', '.join(missing)}")
         return report
+    layout = read.layout(source.header, fmt)
+    blocks = columnar.applies(layout) and columnar.readable(source, layout.width)
+    try:
+        return _attempt(source, layout, report, actor, chunk, blocks)
+    except columnar.Unsupported:
+        # The file read differently column-wise after all: all of it again, row by row.
+        report = Report(source=source_name, file_name=file_name, format=fmt, checksum=checksum)
+        return _attempt(source, layout, report, actor, chunk, False)
+
+
+def _attempt(
+    source: formats.Source, layout: read.Layout, report: Report, actor: Any, chunk: int, blocks: bool
+) -> Report:
     try:
         with transaction.atomic(), write.sqlite_page_cache():
-            _ingest(source, read.layout(source.header, fmt), report, actor, chunk)
+            _ingest(source, layout, report, actor, chunk, blocks)
             if not report.accepted:
                 raise _Rollback
     except _Rollback:
@@ -170,7 +184,7 @@ def run(
     return report
 
 
-def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: Any, chunk: int) -> None:
+def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: Any, chunk: int, blocks: bool) -> None:
     w = write.writer()
     w.lock()
     now = clock.now()
@@ -183,11 +197,17 @@ def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: 
         finished_at=now,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
-    customers = Customers()
-    validator = validate.Validator(layout, report, customers, Times())
-    transformer = Transformer(layout, batch.pk, customers, w.vendor == "postgresql")
+    customers, times = Customers(), Times()
+    validator = validate.Validator(layout, report, customers, times)
+    pg = w.vendor == "postgresql"
+    transformer = Transformer(layout, batch.pk, customers, pg)
     chunks = Chunks(report, w, batch.pk, layout, chunk)
-    report.rows_total = _each_row(source, layout, validator, transformer, chunks)
+    one_by_one = _one_by_one(layout, validator, transformer, chunks)
+    if blocks:
+        path = columnar.BlockPath(chunks, customers, times, transformer, pg)
+        report.rows_total = columnar.each_block(source, layout, path, one_by_one)
+    else:
+        report.rows_total = _each_row(source, one_by_one)
     report.unknown_accounts = sorted(validator.unknown)
     if report.rows_total == 0:
         report.error(1, "", "the batch has no rows")
@@ -197,28 +217,44 @@ def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: 
         _finish(report, chunks, batch.pk)
 
 
-def _each_row(
-    source: formats.Source, layout: read.Layout, validator: validate.Validator, transformer: Transformer, chunks: Chunks
-) -> int:
-    """Every row through the stages; the number of rows read."""
-    # Once per row (millions per batch): the stages' methods are bound once here.
+def _each_row(source: formats.Source, one_by_one: columnar.OneByOne) -> int:
+    """Every row through the row path; the number of rows read."""
+    count = 0
+
+    def counted() -> Iterator[tuple[int, list[str]]]:
+        nonlocal count
+        for count, numbered in enumerate(read.numbered(source), 1):  # noqa: B007
+            yield numbered
+
+    one_by_one(counted(), source)
+    return count
+
+
+def _one_by_one(
+    layout: read.Layout, validator: validate.Validator, transformer: Transformer, chunks: Chunks
+) -> columnar.OneByOne:
+    """The row path: numbered rows (of ``source``, for the line a short row starts on) through
+    the stages one at a time."""
     report = validator.report
+    # Once per row (millions per batch): the stages' methods are bound once here.
     shape, check, periods = validator.shape, validator.check, validator.billing_periods
     pick_rest, line, add = layout.pick_rest, transformer.line, chunks.add
-    row_no = source.first_row - 1
-    for row_no, row in read.numbered(source):
-        if not shape(row_no, row, source):
-            continue
-        checked = check(row_no, row)
-        if report.error_count:
-            continue  # after the first error, only validate
-        carried = pick_rest(row)
-        billing_period = periods(row_no, carried[2], carried[3])
-        if billing_period is None:
-            continue
-        values, sums = line(row_no, row, checked, carried, billing_period)
-        add(row_no, values, sums, checked.line_id, checked.end[0])
-    return row_no - (source.first_row - 1)
+
+    def rows(numbered: Iterable[tuple[int, list[str]]], source: Any) -> None:
+        for row_no, row in numbered:
+            if not shape(row_no, row, source):
+                continue
+            checked = check(row_no, row)
+            if report.error_count:
+                continue  # after the first error, only validate
+            carried = pick_rest(row)
+            billing_period = periods(row_no, carried[2], carried[3])
+            if billing_period is None:
+                continue
+            values, sums = line(row_no, row, checked, carried, billing_period)
+            add(row_no, values, sums, checked.line_id, checked.end[0])
+
+    return rows
 
 
 def _finish(report: Report, chunks: Chunks, batch_id: int) -> None:

@@ -1,0 +1,386 @@
+"""FOCUS rows a block at a time, column-wise: the same checks, values and sums as the row path
+(validate.py, transform.py), computed with pyarrow kernels over a block's columns and with Python
+once per distinct value (accounts, instants, currencies, tags) rather than once per row.
+
+The block path only ever *accepts*: whatever it cannot show valid (an unknown account, a bad
+amount, a time it cannot parse, a customer with several associations, …) sends the block through
+the row path, which reports every problem with the row path's own messages. Once a batch has a
+problem, the rest of it goes through the row path too (it then only validates, as before).
+Native batches keep the row path: their repeated line ids are compared row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from partnercenter.core import money
+
+from .. import formats, partitioning
+from . import columns as colkit
+from .projections import ROLLUP_KEY
+from .read import Layout
+from .transform import LINE_COLUMNS, Customers, Times, Transformer, project_from_tags
+from .validate import BILLING_MODES, CATEGORIES, SERVICE_TYPES
+
+BLOCK_BYTES = 16 << 20  # bytes of the file read, checked and written together (~20,000 FOCUS rows)
+_NO_LINE = SimpleNamespace(line=0)  # a block's rows all have the header's width: no line is reported
+
+
+def applies(layout: Layout) -> bool:
+    return layout.fmt == formats.FOCUS
+
+
+class Unsupported(Exception):
+    """The block path cannot read this source the way the row path does: the row path takes it."""
+
+
+def readable(source: formats.Source, width: int) -> bool:
+    """Whether the block path may read ``source`` from its file: a CSV file that Python's csv
+    module (the row path's reader) reads to its end with every row ``width`` wide.
+
+    pyarrow's CSV parser differs from it only on input the csv module refuses or reads as a row
+    of another width (text after a closing quote, blank lines), so one pass of the csv module
+    over the file first makes the two read the same fields."""
+    path = getattr(source, "path", None)
+    if path is None or any("\n" in h or "\r" in h for h in source.header):
+        return False
+    try:
+        with formats.open_text(path) as stream:
+            reader = csv.reader(stream, strict=True)
+            next(reader, None)
+            for row in reader:
+                if len(row) != width:
+                    return False
+    except (csv.Error, ValueError, OSError, EOFError, zlib.error):
+        return False
+    return True
+
+
+def record_batches(source: formats.Source, width: int) -> Iterator[pa.RecordBatch]:
+    """The file's rows as record batches of text columns (``c0``, ``c1``, … in file order)."""
+    from pyarrow import csv as arrow_csv
+
+    names = [f"c{i}" for i in range(width)]
+    assert source.path is not None
+    stream = pa.input_stream(str(source.path), compression="gzip" if formats.is_gzip(source.path) else None)
+    try:
+        reader = arrow_csv.open_csv(
+            stream,
+            read_options=arrow_csv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
+            parse_options=arrow_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=arrow_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        yield from reader
+    except pa.ArrowException as e:
+        raise Unsupported(str(e)) from e
+    finally:
+        stream.close()
+
+
+class Block:
+    """One block's columns and what the checks derived from them (None: not shown valid)."""
+
+    def __init__(self, layout: Layout, cols: list[pa.Array], first_no: int) -> None:
+        self.n = len(cols[0])
+        self.first_no = first_no
+        self.cols = cols
+        self.empty = pa.array([""] * self.n, pa.string())
+        self.layout = layout
+        self.values: dict[str, Any] = {}
+
+    def col(self, field: str) -> pa.Array:
+        i = self.layout.col[field]
+        return self.cols[i] if i < self.layout.width else self.empty
+
+    def has_nul(self) -> bool:
+        return any(pc.any(pc.match_substring(c, "\x00")).as_py() for c in self.cols)
+
+
+class Checks:
+    """The block's rules; each returns False when the block must take the row path."""
+
+    def __init__(self, customers: Customers, times: Times) -> None:
+        self.customers = customers
+        self.times = times
+        self.currencies: dict[str, str | None] = {}
+
+    def run(self, b: Block) -> bool:
+        return (
+            self.accounts(b)
+            and bool(pc.all(pc.is_in(b.col("category"), value_set=pa.array(sorted(CATEGORIES)))).as_py())
+            and self.amounts(b)
+            and self.currency(b)
+            and self.period(b)
+            and self.modes(b)
+            and self.associations(b)
+            and self.billing_periods(b)
+        )
+
+    def accounts(self, b: Block) -> bool:
+        enc = pc.dictionary_encode(b.col("account"))
+        entries = []
+        for raw in enc.dictionary.to_pylist():
+            account = raw.strip()
+            entry = self.customers.entries.get(account) if account else None
+            if entry is None and account:
+                entry = self.customers.get(account)
+            if entry is None:
+                return False
+            entries.append(entry)
+        b.values["entries"] = entries
+        b.values["account_index"] = enc.indices
+        return True
+
+    def amounts(self, b: Block) -> bool:
+        for field, limit, optional in colkit.AMOUNT_FIELDS:
+            parsed = colkit.amounts(b.col(field), limit, optional)
+            if parsed is None:
+                return False
+            b.values[field] = parsed
+        return True
+
+    def currency(self, b: Block) -> bool:
+        enc = pc.dictionary_encode(b.col("currency"))
+        codes = []
+        for raw in enc.dictionary.to_pylist():
+            code = raw.strip().upper()
+            if len(code) != 3 or not code.isalpha() or not money.is_currency(code):
+                return False
+            codes.append(code)
+        b.values["currency"] = pc.take(pa.array(codes, pa.string()), enc.indices)
+        return True
+
+    def period(self, b: Block) -> bool:
+        start = colkit.instants(self.times, b.col("start"), optional=False)
+        end = colkit.instants(self.times, b.col("end"), optional=False)
+        if start is None or end is None or pc.any(pc.less(end.micros, start.micros)).as_py():
+            return False
+        b.values["start"], b.values["end"] = start, end
+        return True
+
+    def billing_periods(self, b: Block) -> bool:
+        bps = colkit.instants(self.times, b.col("billing_period_start"), optional=True)
+        bpe = colkit.instants(self.times, b.col("billing_period_end"), optional=True)
+        if bps is None or bpe is None:
+            return False
+        b.values["billing_period_start"], b.values["billing_period_end"] = bps, bpe
+        return True
+
+    def modes(self, b: Block) -> bool:
+        from . import transform
+
+        mode = colkit.per_combination(
+            transform.billing_mode, b.col("billing_mode"), b.col("frequency"), b.col("category")
+        )
+        kind = colkit.per_combination(
+            transform.service_type, b.col("service_type"), b.col("provider"), b.col("publisher")
+        )
+        if not set(mode.dictionary.to_pylist()) <= BILLING_MODES:
+            return False
+        if not set(kind.dictionary.to_pylist()) <= SERVICE_TYPES:
+            return False
+        b.values["mode"] = mode.dictionary.take(mode.indices)
+        b.values["service_type"] = kind.dictionary.take(kind.indices)
+        return True
+
+    def associations(self, b: Block) -> bool:
+        found = colkit.associations(b.values["entries"], b.values["account_index"], b.values["start"])
+        if found is None:
+            return False
+        b.values["customer_id"], b.values["partner_id"], b.values["association_type"] = found
+        return True
+
+
+def line_table(b: Block, transformer: Transformer, customers: Customers, pg: bool) -> pa.Table:
+    """The block's line items (LINE_COLUMNS) plus the columns the sums need."""
+    v = b.values
+    start, end = v["start"], v["end"]
+    cut = colkit.truncated
+    category = b.col("category")
+    billed = v["billed_cost"]
+    projects = _projects(b, transformer)
+    columns: dict[str, Any] = {
+        "identity": pa.array(colkit.identities(b.cols, b.layout), pa.binary()),
+        "batch_id": pa.array([transformer.batch_id] * b.n, pa.int64()),
+        "customer_id": v["customer_id"],
+        "partner_id": v["partner_id"],
+        "association_type": v["association_type"],
+        "charge_period_start": start.stored(pg),
+        "charge_period_end": end.stored(pg),
+        "charge_day": start.day_text,
+        "charge_month": start.month_text,
+        "billing_period_start": v["billing_period_start"].stored(pg),
+        "billing_period_end": v["billing_period_end"].stored(pg),
+        "charge_category": category,
+        "charge_class": b.col("charge_class"),
+        "classification": colkit.classification(category, billed.text),
+        "charge_description": cut(b.col("description"), 500),
+        "charge_frequency": b.col("frequency"),
+        "pricing_category": b.col("pricing_category"),
+        "billed_cost": billed.text,
+        "list_cost": v["list_cost"].text,
+        "effective_cost": v["effective_cost"].text,
+        "billing_currency": v["currency"],
+        "pricing_quantity": v["quantity"].text,
+        "pricing_unit": cut(b.col("unit"), 64),
+        "provider_name": cut(b.col("provider"), 100),
+        "publisher_name": cut(b.col("publisher"), 100),
+        "service_type": v["service_type"],
+        "service_name": cut(b.col("service_name"), 200),
+        "service_category": cut(b.col("service_category"), 100),
+        "sku_id": cut(b.col("sku"), 200),
+        "region_id": cut(b.col("region_id"), 64),
+        "region_name": cut(b.col("region_name"), 100),
+        "resource_id": cut(b.col("resource_id"), 500),
+        "resource_name": cut(b.col("resource_name"), 200),
+        "resource_type": cut(b.col("resource_type"), 100),
+        "x_project": projects,
+        "x_billing_mode": v["mode"],
+        "x_order_id": cut(b.col("order_id"), 100),
+        "x_line_id": cut(b.col("line_id"), 200),
+        "is_correction": colkit.corrections(customers, v["partner_id"], start),
+        "source_row": pa.array(range(b.first_no, b.first_no + b.n), pa.int64()),
+    }
+    assert tuple(columns) == LINE_COLUMNS
+    columns["day"] = start.day
+    columns["month"] = start.month
+    columns["billed_places"] = billed.places
+    columns["billed_amount"] = billed.decimal
+    return pa.table(columns)
+
+
+def _projects(b: Block, transformer: Transformer) -> pa.Array:
+    """The project column, else the project tag (parsed once per distinct tags text)."""
+    explicit = b.col("project")
+    tags = b.col("tags")
+    wanted = pc.and_(pc.equal(explicit, ""), pc.match_substring(tags, "roject"))
+    if not pc.any(wanted).as_py():
+        return explicit
+    enc = pc.dictionary_encode(tags)
+    parsed = pa.array([project_from_tags(t) for t in enc.dictionary.to_pylist()], pa.string())
+    return pc.if_else(wanted, pc.take(parsed, enc.indices), explicit)
+
+
+# The rollup key's columns in the block's table, in projections.ROLLUP_KEY's order.
+_SUM_KEY = [c if c != "currency" else "billing_currency" for c in ROLLUP_KEY]
+
+
+class BlockPath:
+    """Blocks shown valid: written and summed into the batch's :class:`~.batch.Chunks`."""
+
+    def __init__(self, chunks: Any, customers: Customers, times: Times, transformer: Transformer, pg: bool) -> None:
+        self.chunks, self.customers, self.transformer, self.pg = chunks, customers, transformer, pg
+        self.report = chunks.report
+        self.checks = Checks(customers, times)
+        self.months: set[dt.date] = set()
+
+    def take(self, layout: Layout, cols: list[pa.Array], first_no: int) -> bool:
+        """Write the block if every row is shown valid; False (nothing done) otherwise."""
+        b = Block(layout, cols, first_no)
+        if b.has_nul() or not self.checks.run(b):
+            return False
+        end = max(v[0] for v in b.values["end"].values)
+        table = line_table(b, self.transformer, self.customers, self.pg)
+        if self.chunks.complete_until is None or end > self.chunks.complete_until:
+            self.chunks.complete_until = end
+        self._write(self._fresh(table))
+        return True
+
+    def _fresh(self, table: pa.Table) -> pa.Table:
+        """The rows not stored yet (nor earlier in the block); the others count as present."""
+        ids = table.column("identity").to_pylist()
+        first: dict[bytes, int] = {}
+        for k, identity in enumerate(ids):
+            first.setdefault(identity, k)
+        stored = self.chunks.writer.existing(list(first))
+        keep = [False] * len(ids)
+        for identity, k in first.items():
+            if identity not in stored:
+                keep[k] = True
+        new = table.filter(pa.array(keep, pa.bool_()))
+        self.report.rows_present += table.num_rows - new.num_rows
+        return new
+
+    def _write(self, new: pa.Table) -> None:
+        if not new.num_rows:
+            return
+        months = set(pc.unique(new.column("month")).to_pylist()) - self.months
+        if months:
+            partitioning.ensure_months(months)
+            self.months |= months
+        from .batch import ROLLUP_FLUSH  # read at each block, as Chunks.flush does
+
+        if len(self.chunks.deltas) >= ROLLUP_FLUSH:
+            self.chunks.hand_over()
+        if self.pg:
+            _copy_postgres(self.chunks.writer, new)
+        else:
+            self.chunks.writer.insert(list(zip(*(new.column(c).to_pylist() for c in LINE_COLUMNS), strict=True)))
+        self._sums(new)
+        self.report.rows_new += new.num_rows
+        self.report.rows_corrections += pc.sum(pc.cast(new.column("is_correction"), pa.int64())).as_py() or 0
+
+    def _sums(self, new: pa.Table) -> None:
+        """The new rows' sums per rollup key, as the row path adds them (Chunks._add_sums)."""
+        grouped = new.group_by(_SUM_KEY, use_threads=False).aggregate(
+            [("billed_amount", "sum"), ("billed_amount", "count"), ("billed_places", "max")]
+        )
+        keys = zip(*(grouped.column(c).to_pylist() for c in _SUM_KEY), strict=True)
+        sums = grouped.column("billed_amount_sum").to_pylist()
+        counts = grouped.column("billed_amount_count").to_pylist()
+        places = grouped.column("billed_places_max").to_pylist()
+        deltas, add, with_places = self.chunks.deltas, money.CONTEXT.add, money.with_places
+        for key, amount, count, p in zip(keys, sums, counts, places, strict=True):
+            amount = with_places(amount, p)
+            slot = deltas.get(key)
+            if slot is None:
+                deltas[key] = [amount, count]
+            else:
+                slot[0] = add(slot[0], amount)
+                slot[1] += count
+
+
+def _copy_postgres(w: Any, new: pa.Table) -> None:
+    """COPY in CSV written by pyarrow: strings quoted, NULL unquoted and empty."""
+    from pyarrow import csv
+
+    hexed = pa.array(["\\x" + i.hex() for i in new.column("identity").to_pylist()], pa.string())
+    table = new.select(list(LINE_COLUMNS)).set_column(0, "identity", hexed)
+    sink = pa.BufferOutputStream()
+    csv.write_csv(table, sink, csv.WriteOptions(include_header=False))
+    with (
+        w.raw.cursor() as cur,
+        cur.copy(f"COPY usage_lineitem ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy,
+    ):
+        copy.write(sink.getvalue().to_pybytes())
+
+
+OneByOne = Callable[[Iterable[tuple[int, list[str]]], Any], None]
+
+
+def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_one: OneByOne) -> int:
+    """Every row through the block path, or the row path for a block it cannot show valid (and
+    for everything after a problem); the number of rows read."""
+    row_no = source.first_row
+    report, chunks = path.report, path.chunks
+    for batch in record_batches(source, layout.width):
+        cols = batch.columns
+        if batch.num_rows and not (report.accepted and path.take(layout, cols, row_no)):
+            rows = [list(r) for r in zip(*(c.to_pylist() for c in cols), strict=True)]
+            one_by_one(enumerate(rows, row_no), _NO_LINE)
+            if report.accepted:
+                chunks.flush()  # its rows before the next block's: ids keep the file's order
+        row_no += batch.num_rows
+    return row_no - source.first_row

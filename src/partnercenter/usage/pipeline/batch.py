@@ -203,7 +203,7 @@ def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: 
     transformer = Transformer(layout, batch.pk, customers, pg)
     chunks = Chunks(report, w, batch.pk, layout, chunk)
     one_by_one = _one_by_one(layout, validator, transformer, chunks)
-    if blocks:
+    if blocks and customers.load_all():
         path = columnar.BlockPath(chunks, customers, times, transformer, pg)
         report.rows_total = columnar.each_block(source, layout, path, one_by_one)
     else:

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,7 +32,10 @@ from .transform import LINE_COLUMNS, Customers, Times, Transformer, project_from
 from .validate import BILLING_MODES, CATEGORIES, SERVICE_TYPES
 
 BLOCK_BYTES = 16 << 20  # bytes of the file read, checked and written together (~20,000 FOCUS rows)
-_NO_LINE = SimpleNamespace(line=0)  # a block's rows all have the header's width: no line is reported
+_NO_LINE = SimpleNamespace(line=0)
+Prepared = tuple[
+    pa.Table, dt.datetime
+]  # a block's line items, the latest end of its rows  # a block's rows all have the header's width: no line is reported
 
 
 def applies(layout: Layout) -> bool:
@@ -133,9 +137,9 @@ class Checks:
         entries = []
         for raw in enc.dictionary.to_pylist():
             account = raw.strip()
+            # Every customer is loaded before the blocks (BlockPath): an account missing here goes
+            # to the row path, which reports it (the block path never queries the database).
             entry = self.customers.entries.get(account) if account else None
-            if entry is None and account:
-                entry = self.customers.get(account)
             if entry is None:
                 return False
             entries.append(entry)
@@ -286,17 +290,21 @@ class BlockPath:
         self.checks = Checks(customers, times)
         self.months: set[dt.date] = set()
 
-    def take(self, layout: Layout, cols: list[pa.Array], first_no: int) -> bool:
-        """Write the block if every row is shown valid; False (nothing done) otherwise."""
+    def prepare(self, layout: Layout, cols: list[pa.Array], first_no: int) -> Prepared | None:
+        """The block's line items if every row is shown valid, else None. Touches no database
+        (it runs in a thread of its own while the previous block is written)."""
         b = Block(layout, cols, first_no)
         if b.has_nul() or not self.checks.run(b):
-            return False
+            return None
         end = max(v[0] for v in b.values["end"].values)
-        table = line_table(b, self.transformer, self.customers, self.pg)
+        return line_table(b, self.transformer, self.customers, self.pg), end
+
+    def take(self, prepared: Prepared) -> None:
+        """Write a prepared block: its new rows, their sums, the batch's counts."""
+        table, end = prepared
         if self.chunks.complete_until is None or end > self.chunks.complete_until:
             self.chunks.complete_until = end
         self._write(self._fresh(table))
-        return True
 
     def _fresh(self, table: pa.Table) -> pa.Table:
         """The rows not stored yet (nor earlier in the block); the others count as present."""
@@ -375,12 +383,40 @@ def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_o
     for everything after a problem); the number of rows read."""
     row_no = source.first_row
     report, chunks = path.report, path.chunks
-    for batch in record_batches(source, layout.width):
-        cols = batch.columns
-        if batch.num_rows and not (report.accepted and path.take(layout, cols, row_no)):
+
+    def numbered() -> Iterator[tuple[pa.RecordBatch, int]]:
+        first = source.first_row
+        for batch in record_batches(source, layout.width):
+            yield batch, first
+            first += batch.num_rows
+
+    def prepare(item: tuple[pa.RecordBatch, int]) -> tuple[list[pa.Array], Prepared | None]:
+        batch, first = item
+        ready = path.prepare(layout, batch.columns, first) if batch.num_rows and report.accepted else None
+        return batch.columns, ready
+
+    for cols, ready in _one_ahead(numbered(), prepare):
+        n = len(cols[0]) if cols else 0
+        if ready is not None and report.accepted:
+            path.take(ready)
+        elif n:
             rows = [list(r) for r in zip(*(c.to_pylist() for c in cols), strict=True)]
             one_by_one(enumerate(rows, row_no), _NO_LINE)
             if report.accepted:
                 chunks.flush()  # its rows before the next block's: ids keep the file's order
-        row_no += batch.num_rows
+        row_no += n
     return row_no - source.first_row
+
+
+def _one_ahead(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
+    """``work`` of each item, the next item's computed in a thread while the caller handles the
+    current one (pyarrow's kernels, hashing and the database's writes let go of the GIL)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for item in items:
+            future = pool.submit(work, item)
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()

@@ -194,6 +194,7 @@ class Customers:
     def __init__(self) -> None:
         self.entries: dict[str, CustomerEntry | None] = {}
         self.preloaded = False
+        self.complete = False  # every customer is in ``entries``
         self.closed = set(ClosedMonth.objects.values_list("partner_id", "month"))
         # Months are closed oldest first from the ledger's first billed month: a row for a month
         # before a partner's first closed month arrives after that month's bill was due, so it is
@@ -209,6 +210,7 @@ class Customers:
         if not self.preloaded:
             self.preloaded = True
             if self._preload():
+                self.complete = True
                 return self.entries.get(account)
         c = Customer.objects.filter(account_id=account).values_list("pk", flat=True).first()
         if c is None:
@@ -222,6 +224,13 @@ class Customers:
         entry = (c, [a[0] for a in assocs], [(a[1], a[2], a[3]) for a in assocs])
         self.entries[account] = entry
         return entry
+
+    def load_all(self) -> bool:
+        """Load every customer now when there are not too many; whether they all are loaded."""
+        if not self.preloaded:
+            self.preloaded = True
+            self.complete = self._preload()
+        return self.complete
 
     def _preload(self) -> bool:
         """Load every customer and association in two queries when there are not too many."""

@@ -224,6 +224,13 @@ def is_gzip(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
 
+def open_binary(path: Path) -> IO[bytes]:
+    """A file's bytes, decompressed when its name ends in .gz."""
+    opener: Any = gzip.open if is_gzip(path) else open
+    stream: IO[bytes] = opener(path, "rb")
+    return stream
+
+
 def open_text(path: Path) -> IO[str]:
     """A text file (gzip-compressed when its name ends in .gz) as the row path reads it."""
     opener: Any = gzip.open if is_gzip(path) else open

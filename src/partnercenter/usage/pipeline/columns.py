@@ -117,15 +117,16 @@ def _until(valid_to: dt.datetime | None) -> int:
 
 def identities(cols: list[pa.Array], layout: Layout) -> list[bytes]:
     """transform.identity_function's 16-byte identities: every non-empty column by name, in name
-    order, joined in one kernel; BLAKE2b once per row."""
+    order, joined in one kernel (each entry led by the separator, the first one's cut off when
+    hashing); BLAKE2b once per row."""
     null = pa.scalar(None, pa.string())
-    order = sorted(range(layout.width), key=lambda i: layout.header[i])
-    parts = [
-        pc.if_else(pc.equal(cols[i], ""), null, pc.binary_join_element_wise(prefix, cols[i], ""))
-        for i, prefix in zip(order, layout.prefixes, strict=True)
-    ]
-    joined = pc.binary_join_element_wise(*parts, "\x1f", null_handling="skip")
-    return [blake2b(s, digest_size=16).digest() for s in pc.cast(joined, pa.binary()).to_pylist()]
+    parts = []
+    for i, prefix in zip(sorted(range(layout.width), key=lambda i: layout.header[i]), layout.prefixes, strict=True):
+        empty = pc.equal(cols[i], "")
+        parts.append(pc.if_else(empty, null, pa.scalar("\x1f" + prefix)))
+        parts.append(pc.if_else(empty, null, cols[i]))
+    joined = pc.cast(pc.binary_join_element_wise(*parts, "", null_handling="skip"), pa.binary())
+    return [blake2b(s[1:], digest_size=16).digest() for s in joined.to_pylist()]
 
 
 def classification(category: pa.Array, billed_text: pa.Array) -> pa.Array:

@@ -58,7 +58,9 @@ MINOR_UNITS: dict[str, int] = {
 # away from a 64-bit overflow.
 MAX_AMOUNT = Decimal(10**12)
 # Quantities are not money: they may use the whole stored range (below 10^23).
-MAX_QUANTITY = Decimal(10) ** (MAX_DIGITS - SCALE) - Decimal(1).scaleb(-SCALE)
+# In CONTEXT: the default context's 28 digits would round it up to 10^23, which numeric(38, 15)
+# cannot hold.
+MAX_QUANTITY = CONTEXT.subtract(Decimal(10) ** (MAX_DIGITS - SCALE), Decimal(1).scaleb(-SCALE))
 
 # Plain ASCII decimal notation: optional sign, digits with at most one point, optional exponent.
 # Python's Decimal() also takes "1_000", non-ASCII digits, "Infinity" and "NaN": all refused here.
@@ -284,12 +286,15 @@ class AmountColumn:
     them is the smallest), ``decimal`` exact decimal128(38, 15) values; nulls where absent."""
 
     def __init__(self, text: Any, places: Any) -> None:
+        self.text = text
+        self.places = places
+
+    @property
+    def decimal(self) -> Any:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        self.text = text
-        self.places = places
-        self.decimal = pc.cast(text, pa.decimal128(MAX_DIGITS, SCALE))
+        return pc.cast(self.text, pa.decimal128(MAX_DIGITS, SCALE))
 
 
 def amount_column(texts: Any, limit: Decimal = MAX_AMOUNT, optional: bool = False) -> AmountColumn | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from partnercenter.core import clock
 from partnercenter.partners import services as partner_services
@@ -47,6 +47,7 @@ MIXED = "mixed"  # some blocks taken column-wise, some handed to the row path
 REFUSED = "refused"  # no block taken: the row path reported the problems
 ROWS = "rows"  # the csv module's pass refused the file: the row path took all of it
 NO_ROWS = "no rows"  # read column-wise, but there was nothing to take
+RAISED = "raised"  # a block taken column-wise, then refused by the database as the row path was
 
 
 # --- the comparison ------------------------------------------------------------------------------
@@ -57,6 +58,7 @@ class Taken:
     readable: list[bool] = field(default_factory=list)
     blocks: int = 0
     refused: int = 0
+    raised: int = 0
 
 
 def _text(value: Any) -> Any:
@@ -111,14 +113,21 @@ def _snapshot(report: Any) -> dict[str, Any]:
     }
 
 
+def _raised(path: Path, what: str) -> Report:
+    report = Report(source="aws", file_name=path.name, format="focus", checksum="")
+    report.error(0, "", what)
+    return report
+
+
 def _ingest_rolled_back(path: Path) -> dict[str, Any]:
     with transaction.atomic():
         try:
             report = services.ingest_path(path, source="aws")
         except formats.UnreadableInput as e:
             # Refused before any row is taken: the message (where and why) must be the same.
-            report = Report(source="aws", file_name=path.name, format="focus", checksum="")
-            report.error(0, "", f"unreadable: {e}")
+            report = _raised(path, f"unreadable: {e}")
+        except Exception as e:  # noqa: BLE001  (what escapes one path must escape the other alike)
+            report = _raised(path, f"{type(e).__name__}: {str(e).splitlines()[0]}")
         snap = _snapshot(report)
         transaction.set_rollback(True)
     return snap
@@ -133,7 +142,11 @@ def _count_blocks(monkeypatch: pytest.MonkeyPatch) -> Taken:
         return taken.readable[-1]
 
     def counted_take(self: Any, *args: Any) -> bool:
-        done = take(self, *args)
+        try:
+            done = take(self, *args)
+        except Exception:
+            taken.raised += 1
+            raise
         if done:
             taken.blocks += 1
         else:
@@ -150,6 +163,10 @@ def _check_taken(taken: Taken, expect: str) -> None:
         assert taken.readable == [False] and (taken.blocks, taken.refused) == (0, 0)
         return
     assert taken.readable == [True]
+    if expect == RAISED:
+        assert taken.raised == 1 and taken.refused == 0, taken
+        return
+    assert taken.raised == 0, taken
     if expect == NO_ROWS:
         assert (taken.blocks, taken.refused) == (0, 0)
     elif expect == BLOCKS:
@@ -632,3 +649,19 @@ def test_not_utf8(monkeypatch, tmp_path):
     path.write_bytes(data[:at] + b"AW\xe9" + data[at + 3 :])
     report = same_both_ways(path, monkeypatch, ROWS)
     assert report["status"] == "rejected"
+
+
+def test_texts_longer_than_their_column_are_not_cut(monkeypatch, tmp_path):
+    """Neither path cuts these: SQLite stores them whole, PostgreSQL refuses them (alike)."""
+    edits = {1: {"ChargeClass": "c" * 17, "PricingCategory": "p" * 33, "ChargeFrequency": "f" * 33}}
+    path = with_columns(tmp_path, 6, {"x_Project": ["", "项目" * 51]})
+    header, *rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    at = {c: i for i, c in enumerate(header)}
+    for column, value in edits[1].items():
+        rows[1][at[column]] = value
+    pg = connection.vendor == "postgresql"
+    report = same_both_ways(write(tmp_path / "long.csv", header, rows), monkeypatch, RAISED if pg else BLOCKS)
+    if pg:
+        assert _errors(report)[0][2].startswith("StringDataRightTruncation: value too long")
+    else:
+        assert report["rows_new"] == 6

@@ -33,7 +33,7 @@ from partnercenter.usage.models import (
     LedgerVersion,
     LineItem,
 )
-from partnercenter.usage.pipeline import batch, columnar
+from partnercenter.usage.pipeline import batch, columnar, transform
 from partnercenter.usage.pipeline.report import Report
 from tests.test_usage_ingest import SAMPLE, focus_customers  # noqa: F401  (a fixture)
 
@@ -769,3 +769,15 @@ def test_rows_numbered_alike_after_a_field_over_several_lines(monkeypatch, small
     edits[30] = {"BillingCurrency": "bad"}
     report = same_both_ways(edited(tmp_path, 40, edits), monkeypatch, MIXED)
     assert [(e[0], e[1]) for e in _errors(report)] == [(16, "BilledCost"), (32, "BillingCurrency")]
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["customers-preloaded", "customers-one-by-one"])
+def test_accounts_written_with_spaces(monkeypatch, tmp_path, preload):
+    if not preload:
+        monkeypatch.setattr(transform, "PRELOAD_CUSTOMERS", 0)
+    spellings = [" 200000000011", "200000000012 ", "\t200000000013", "\u3000200000000014\u3000"]
+    edits = {k: {"SubAccountId": a} for k, a in enumerate(spellings)}
+    report = same_both_ways(edited(tmp_path, 20, edits), monkeypatch, BLOCKS)
+    assert report["rows_new"] == 20
+    unknown = same_both_ways(edited(tmp_path, 20, {7: {"SubAccountId": "2000000000 11"}}), monkeypatch, REFUSED)
+    assert unknown["unknown_accounts"] == ["2000000000 11"]

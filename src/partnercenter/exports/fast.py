@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import os
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -152,24 +153,34 @@ def _csv_quoted(arr: pa.Array) -> pa.Array:
     return pc.if_else(special, _join('"', pc.replace_substring(arr, '"', '""'), '"'), arr)
 
 
+def _column_converters(
+    columns: Sequence[Column],
+    converters: Sequence[Callable[[Any], str]],
+    text: Callable[[pa.Array], pa.Array],
+    amount: Callable[[pa.Array], pa.Array],
+) -> list[Callable[[pa.Array], pa.Array]]:
+    """Per column, the kernels of its kind (``text``, ``amount``), else its per-cell converter
+    called once per distinct value."""
+    special = {"text": text, "amount": amount}
+    return [
+        special.get(col.kind) or _python_column(col.kind, converter)
+        for col, converter in zip(columns, converters, strict=True)
+    ]
+
+
+def _converted(batch: pa.RecordBatch, convert: Sequence[Callable[[pa.Array], pa.Array]]) -> list[pa.Array]:
+    if batch.num_columns != len(convert):
+        raise writers.RowShapeError(f"a batch has {batch.num_columns} columns for {len(convert)}")
+    return [c(_as_string(batch.column(i))) for i, c in enumerate(convert)]
+
+
 def csv_columns(columns: Sequence[Column]) -> list[Callable[[pa.Array], pa.Array]]:
-    converters = writers.csv_converters(columns)
-    out: list[Callable[[pa.Array], pa.Array]] = []
-    for col, converter in zip(columns, converters, strict=True):
-        if col.kind == "text":
-            out.append(_csv_text)
-        elif col.kind == "amount":
-            out.append(_csv_amount)
-        else:
-            out.append(_python_column(col.kind, converter))
-    return out
+    return _column_converters(columns, writers.csv_converters(columns), _csv_text, _csv_amount)
 
 
 def csv_lines(batch: pa.RecordBatch, convert: Sequence[Callable[[pa.Array], pa.Array]]) -> memoryview:
     """The batch's rows as CSV lines (``\\r\\n``), as :func:`.writers.write_csv` writes them."""
-    if batch.num_columns != len(convert):
-        raise writers.RowShapeError(f"a batch has {batch.num_columns} columns for {len(convert)}")
-    cells = [_csv_quoted(c(_as_string(batch.column(i)))) for i, c in enumerate(convert)]
+    cells = [_csv_quoted(cell) for cell in _converted(batch, convert)]
     if len(cells) == 1:  # csv writes a row of one empty cell as ""
         cells[0] = pc.if_else(pc.equal(cells[0], ""), '""', cells[0])
     return _bytes(_join(pc.binary_join_element_wise(*cells, ","), "\r\n"))
@@ -238,23 +249,12 @@ def _xlsx_amount(arr: pa.Array) -> pa.Array:
 
 
 def xlsx_columns(columns: Sequence[Column]) -> list[Callable[[pa.Array], pa.Array]]:
-    converters = writers.xlsx_converters(columns)
-    out: list[Callable[[pa.Array], pa.Array]] = []
-    for col, converter in zip(columns, converters, strict=True):
-        if col.kind == "text":
-            out.append(_xlsx_text)
-        elif col.kind == "amount":
-            out.append(_xlsx_amount)
-        else:
-            out.append(_python_column(col.kind, converter))
-    return out
+    return _column_converters(columns, writers.xlsx_converters(columns), _xlsx_text, _xlsx_amount)
 
 
 def xlsx_rows(batch: pa.RecordBatch, convert: Sequence[Callable[[pa.Array], pa.Array]], first: int) -> memoryview:
     """The batch's ``<row>`` elements, numbered from ``first``, as :func:`.writers.write_xlsx`."""
-    if batch.num_columns != len(convert):
-        raise writers.RowShapeError(f"a batch has {batch.num_columns} columns for {len(convert)}")
-    cells = [c(_as_string(batch.column(i))) for i, c in enumerate(convert)]
+    cells = _converted(batch, convert)
     numbers = pa.array(range(first, first + batch.num_rows), pa.int64()).cast(_STRING)
     return _bytes(_join('<row r="', numbers, '">', *cells, "</row>"))
 
@@ -325,45 +325,57 @@ def _as_string(arr: pa.Array) -> pa.Array:
     return arr if arr.type == _STRING else arr.cast(_STRING)
 
 
-def _string_array(values: Sequence[Any]) -> pa.Array:
-    try:
-        return pa.array(values, _STRING)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        pass
-    try:
-        arr = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # SQLite mixes storage classes in a column
-        return pa.array([None if v is None else str(v) for v in values], _STRING)
-    if pa.types.is_floating(arr.type) or pa.types.is_binary(arr.type):  # str() of it, as the per-cell path
-        return pa.array([None if v is None else str(v) for v in values], _STRING)
-    return arr.cast(_STRING)
-
-
 def _sqlite_batches(sql: str, params: Sequence[Any], names: Sequence[str], size: int) -> Iterator[pa.RecordBatch]:
-    row_type = pa.struct([(name, _STRING) for name in names])
+    """Each row is one text, the JSON array of its columns (:class:`AsRecord`): one Python object a
+    row instead of one a cell (the driver's per-cell objects were most of the read's time). Without
+    its brackets, the array is a CSV line that pyarrow's CSV reader parses with the rest of the
+    batch, except for JSON escapes other than ``\\"`` and ``\\\\``: rows with a backslash are
+    decoded again by :mod:`json` (rare: a control character or a backslash in a value)."""
+    import pyarrow.csv as pacsv
+
+    options = _record_options(names, null="null")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(size):
-            try:  # the rows as one struct array: no transposing in Python
-                arrays = pa.array(rows, row_type).flatten()
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-                arrays = [_string_array(c) for c in zip(*rows, strict=True)]
-            yield pa.RecordBatch.from_arrays(arrays, names=list(names))
+            lines = [r[0][1:-1] for r in rows]
+            batch = pacsv.read_csv(pa.BufferReader("\n".join(lines).encode()), **options).combine_chunks()
+            escaped = [i for i, line in enumerate(lines) if "\\" in line]
+            if escaped:
+                batch = _json_decoded(batch, [rows[i][0] for i in escaped], escaped)
+            yield from batch.to_batches()
 
 
-def _record_options(names: Sequence[str]) -> dict[str, Any]:
+def _json_decoded(table: pa.Table, arrays: Sequence[str], at: Sequence[int]) -> pa.Table:
+    """``table`` with the rows ``at`` replaced by the JSON ``arrays``, decoded by :mod:`json`."""
+    flags = [False] * table.num_rows
+    for i in at:
+        flags[i] = True
+    mask = pa.array(flags)
+    values = list(zip(*(json.loads(a) for a in arrays), strict=True))
+    columns = [
+        pc.replace_with_mask(col, mask, pa.array(v, _STRING)) for col, v in zip(table.columns, values, strict=True)
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _record_options(names: Sequence[str], null: str) -> dict[str, Any]:
+    """How pyarrow's CSV reader parses records (both engines' escape quotes and backslashes with a
+    backslash): NULL is ``null`` unquoted, a quoted field is never NULL; an empty line is a record
+    of one value."""
     import pyarrow.csv as pacsv
 
     columns = list(names)
     return {
         "read_options": pacsv.ReadOptions(column_names=columns, use_threads=False, block_size=1 << 26),
-        # A record's text (``record_out``) quotes a field with a comma, a quote, a backslash, a
-        # parenthesis or a space and doubles its quotes and backslashes; NULL is an empty field
-        # unquoted, the empty string a quoted one.
-        "parse_options": pacsv.ParseOptions(escape_char="\\", double_quote=True, newlines_in_values=True),
+        "parse_options": pacsv.ParseOptions(
+            escape_char="\\",
+            double_quote=True,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+        ),
         "convert_options": pacsv.ConvertOptions(
             column_types=dict.fromkeys(columns, _STRING),
-            null_values=[""],
+            null_values=[null],
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         ),
@@ -376,7 +388,8 @@ def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], siz
     and a batch's records are parsed at once by pyarrow's CSV reader."""
     import pyarrow.csv as pacsv
 
-    options = _record_options(names)
+    # record_out writes NULL as an empty field unquoted, the empty string as a quoted one.
+    options = _record_options(names, null="")
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(size):
@@ -386,18 +399,24 @@ def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], siz
 
 
 class AsRecord(Func):
-    """PostgreSQL: the row's columns as one text, ``ROW(…)::text``."""
+    """The row's columns as one text. PostgreSQL: ``ROW(…)::text``, whose ``record_out`` quotes a
+    field with a comma, a quote, a backslash, a parenthesis or a space and doubles its quotes and
+    backslashes. SQLite: ``json_array(…)`` (one C call a row: a chain of ``||`` costs more than
+    reading the cells one by one)."""
 
     template = "ROW(%(expressions)s)::text"
     output_field = TextField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, template="json_array(%(expressions)s)", **extra)
 
 
 def query_batches(
     query: tuple[str, Sequence[Any]] | None, names: Sequence[str], size: int | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of ``query`` (:func:`text_query`: SQL and parameters, every column text or
-    NULL) as record batches of ``size`` rows (:data:`BATCH_ROWS`), streamed: a bare cursor on
-    SQLite, a server-side one on PostgreSQL. None: no rows."""
+    """The rows of ``query`` (:func:`text_query`: SQL and parameters, each row one record text)
+    as record batches of ``size`` rows (:data:`BATCH_ROWS`), streamed: a bare cursor on SQLite,
+    a server-side one on PostgreSQL. None: no rows."""
     if query is None:
         return iter(())
     sql, params = query
@@ -439,8 +458,7 @@ def text_query(qs: QuerySet[Any], fields: Sequence[tuple[str, str]]) -> tuple[st
     — ``(path, kind)`` pairs — as :class:`AsText`, for :func:`query_batches`; None when ``qs``
     can match nothing (an empty scope)."""
     named: dict[str, Func] = {f"export_{i}": AsText(path, kind) for i, (path, kind) in enumerate(fields)}
-    if connection.vendor == "postgresql":
-        named = {"export_record": AsRecord(*named.values())}
+    named = {"export_record": AsRecord(*named.values())}
     rows = qs.annotate(**named).values_list(*named)
     try:
         sql, params = rows.query.get_compiler(using=rows.db).as_sql()

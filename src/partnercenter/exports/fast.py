@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -78,8 +79,15 @@ def _holds(arr: pa.Array, needles: Iterable[bytes], control: bool = False) -> bo
     return any(needle in data for needle in needles)
 
 
+@functools.cache
+def _lit(value: str | bool | int) -> pa.Scalar:
+    """A kernel argument as an Arrow scalar: a plain Python value is converted at every call, and
+    that conversion looks for numpy each time (an import that fails: slower than the kernel)."""
+    return pa.scalar(value)
+
+
 def _join(*parts: Any) -> pa.Array:
-    return pc.binary_join_element_wise(*parts, "")
+    return pc.binary_join_element_wise(*(_lit(p) if isinstance(p, str) else p for p in parts), _lit(""))
 
 
 def _via_python(arr: pa.Array, convert: Callable[[Any], str], parse: Callable[[str], Any] | None) -> pa.Array:
@@ -89,12 +97,12 @@ def _via_python(arr: pa.Array, convert: Callable[[Any], str], parse: Callable[[s
     if parse is not None:
         distinct = [parse(v) for v in distinct]
     out = pa.array([convert(v) for v in distinct], _STRING).take(encoded.indices)
-    return pc.fill_null(out, convert(None)) if out.null_count else out
+    return pc.fill_null(out, _lit(convert(None))) if out.null_count else out
 
 
 def _per_cell(out: pa.Array, arr: pa.Array, mask: pa.Array, convert: Callable[[Any], str]) -> pa.Array:
     """``out`` with the cells under ``mask`` replaced by ``convert`` of the value (rare cells)."""
-    mask = pc.fill_null(mask, False)
+    mask = pc.fill_null(mask, _lit(False))
     if not pc.any(mask).as_py():
         return out
     done = pa.array([convert(v) for v in arr.filter(mask).to_pylist()], _STRING)
@@ -123,14 +131,14 @@ def _python_column(kind: str, converter: Callable[[Any], str]) -> Callable[[pa.A
 
 
 def _plain_amounts(arr: pa.Array) -> pa.Array:
-    return pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), True)
+    return pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), _lit(True))
 
 
 # ---- CSV ----------------------------------------------------------------------------------------
 
 
 def _filled(arr: pa.Array) -> pa.Array:
-    return pc.fill_null(arr, "") if arr.null_count else arr
+    return pc.fill_null(arr, _lit("")) if arr.null_count else arr
 
 
 def _csv_text(arr: pa.Array) -> pa.Array:
@@ -182,8 +190,8 @@ def csv_lines(batch: pa.RecordBatch, convert: Sequence[Callable[[pa.Array], pa.A
     """The batch's rows as CSV lines (``\\r\\n``), as :func:`.writers.write_csv` writes them."""
     cells = [_csv_quoted(cell) for cell in _converted(batch, convert)]
     if len(cells) == 1:  # csv writes a row of one empty cell as ""
-        cells[0] = pc.if_else(pc.equal(cells[0], ""), '""', cells[0])
-    return _bytes(_join(pc.binary_join_element_wise(*cells, ","), "\r\n"))
+        cells[0] = pc.if_else(pc.equal(cells[0], _lit("")), _lit('""'), cells[0])
+    return _bytes(_join(pc.binary_join_element_wise(*cells, _lit(",")), "\r\n"))
 
 
 def write_csv(
@@ -217,7 +225,7 @@ def _xlsx_text(arr: pa.Array) -> pa.Array:
     text = _filled(arr)
     out = _join(_CELL_OPEN, text, _CELL_CLOSE)
     if pc.min(pc.binary_length(text)).as_py() == 0:
-        out = pc.if_else(pc.equal(text, ""), "<c/>", out)
+        out = pc.if_else(pc.equal(text, _lit("")), _lit("<c/>"), out)
     # Formula starts and spaces at either end (xml:space) are rare: the per-cell converter.
     # Only what a value of the batch may need is looked for (the bytes of the whole column first).
     checks = []
@@ -240,11 +248,12 @@ def _xlsx_amount(arr: pa.Array) -> pa.Array:
     text = _filled(arr)
     digits = pc.utf8_trim(pc.replace_substring(pc.replace_substring(text, "-", ""), ".", ""), "0")
     number = pc.or_(
-        pc.less_equal(pc.utf8_length(text), _EXACT_DIGITS), pc.less_equal(pc.utf8_length(digits), _EXACT_DIGITS)
+        pc.less_equal(pc.utf8_length(text), _lit(_EXACT_DIGITS)),
+        pc.less_equal(pc.utf8_length(digits), _lit(_EXACT_DIGITS)),
     )
     out = pc.if_else(number, _join("<c><v>", text, "</v></c>"), _join(_CELL_OPEN, text, _CELL_CLOSE))
     if arr.null_count:
-        out = pc.if_else(pc.is_null(arr), "<c/>", out)
+        out = pc.if_else(pc.is_null(arr), _lit("<c/>"), out)
     return _per_cell(out, arr, pc.invert(_plain_amounts(arr)), writers._xlsx_amount)
 
 

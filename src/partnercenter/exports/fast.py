@@ -20,12 +20,15 @@ text, ``datetime`` as ISO text of the UTC instant (no offset: UTC), ``int`` as i
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
 import io
 import json
 import os
+import queue
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -295,6 +298,48 @@ def _sheets(batches: Iterable[pa.RecordBatch], per_sheet: int) -> Iterator[Itera
         yield sheet()
 
 
+class _Behind:
+    """Writes to ``stream`` in a thread of its own, so that a worksheet's deflate (zlib lets go of
+    the GIL) runs while the next batch is read and converted; a few chunks wait at most."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._chunks: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=2)
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="export-deflate", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self._failed is None:
+                try:
+                    self._stream.write(chunk)
+                except BaseException as exc:  # noqa: BLE001 - raised again by the caller's thread
+                    self._failed = exc
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self._raise()
+        self._chunks.put(chunk)
+
+    def close(self) -> None:
+        self._chunks.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+
+
+@contextlib.contextmanager
+def _behind(stream: IO[bytes]) -> Iterator[Callable[[bytes | memoryview], None]]:
+    writer = _Behind(stream)
+    try:
+        yield writer.write
+    finally:
+        writer.close()
+
+
 def write_xlsx(
     out: IO[bytes],
     columns: Sequence[Column],
@@ -314,13 +359,14 @@ def write_xlsx(
         for run in _sheets(batches, max_rows_per_sheet - 1):  # the header takes one row
             names.append(writers.sheet_name(sheet_title, len(names) + 1))
             with zf.open(f"xl/worksheets/sheet{len(names)}.xml", "w", force_zip64=True) as sheet:
-                sheet.write(head)
-                row = 2
-                for batch in run:
-                    sheet.write(xlsx_rows(batch, convert, row))
-                    row += batch.num_rows
-                    counter.add(batch.num_rows)
-                sheet.write(writers._SHEET_TAIL)
+                with _behind(sheet) as write:
+                    write(head)
+                    row = 2
+                    for batch in run:
+                        write(xlsx_rows(batch, convert, row))
+                        row += batch.num_rows
+                        counter.add(batch.num_rows)
+                    write(writers._SHEET_TAIL)
         writers._write_package(zf, names)
     return counter.finish()
 

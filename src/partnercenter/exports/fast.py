@@ -60,6 +60,8 @@ _CSV_SPECIAL_BYTES = (b'"', b",", b"\r", b"\n")
 # (at most 23 integer digits and 15 places): anything else takes the per-cell conversion.
 _PLAIN_DECIMAL = r"^-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,15})?$"
 _EXACT_DIGITS = writers.SIGNIFICANT_DIGITS_EXACT_IN_DOUBLE
+# A column whose values repeat this often on average is converted a distinct value at a time.
+_REPEATS = 4
 
 
 # ---- batches to bytes ---------------------------------------------------------------------------
@@ -260,8 +262,22 @@ def _xlsx_amount(arr: pa.Array) -> pa.Array:
     return _per_cell(out, arr, pc.invert(_plain_amounts(arr)), writers._xlsx_amount)
 
 
+def _by_distinct(convert: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    """``convert`` of a column run on its distinct values and spread back, when values repeat
+    (customers, services, regions: most columns of a ledger); on every value otherwise."""
+
+    def by_distinct(arr: pa.Array) -> pa.Array:
+        encoded = pc.dictionary_encode(arr, null_encoding="encode")
+        if len(encoded.dictionary) * _REPEATS > len(arr):
+            return convert(arr)
+        return convert(encoded.dictionary).take(encoded.indices)
+
+    return by_distinct
+
+
 def xlsx_columns(columns: Sequence[Column]) -> list[Callable[[pa.Array], pa.Array]]:
-    return _column_converters(columns, writers.xlsx_converters(columns), _xlsx_text, _xlsx_amount)
+    text = _by_distinct(_xlsx_text)
+    return _column_converters(columns, writers.xlsx_converters(columns), text, _xlsx_amount)
 
 
 def xlsx_rows(batch: pa.RecordBatch, convert: Sequence[Callable[[pa.Array], pa.Array]], first: int) -> memoryview:

@@ -1,5 +1,5 @@
-"""The XLSX writer deflates its worksheets in a thread of its own: a failing stream fails the
-export in the caller's thread, and every chunk arrives in order."""
+"""The fast writers convert and write in a thread of their own: a failing stream or a value that
+cannot be converted fails the export in the caller's thread, and every chunk arrives in order."""
 
 from __future__ import annotations
 
@@ -40,9 +40,28 @@ class _Failing(io.BytesIO):
 
 
 @pytest.mark.parametrize("after", [0, 200, 5_000])
-def test_a_stream_that_fails_fails_the_workbook(after):
+def test_a_stream_that_fails_fails_the_file(after):
     with pytest.raises(OSError, match="No space left"):
         fast.write_xlsx(_Failing(after), COLUMNS, _batches(20_000, 100))
+    with pytest.raises(OSError, match="No space left"):
+        fast.write_csv(_Failing(after), COLUMNS, _batches(20_000, 100))
+
+
+def test_a_bad_amount_in_a_later_batch_fails_the_file_and_stops_the_reading():
+    read: list[int] = []
+
+    def batches():
+        for i, batch in enumerate(_batches(3_000, 100)):
+            read.append(i)
+            yield (
+                batch if i != 3 else pa.RecordBatch.from_arrays([pa.array(["x"]), pa.array(["abc"])], names=["t", "a"])
+            )
+
+    for write in (fast.write_csv, fast.write_xlsx):
+        read.clear()
+        with pytest.raises(ValueError):
+            write(io.BytesIO(), COLUMNS, batches())
+        assert len(read) < 30
 
 
 def test_the_rows_come_in_order_whatever_the_batches():

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, Func, QuerySet, TextField
+from django.utils import translation
 
 from . import writers
 from .registry import Column
@@ -213,10 +214,11 @@ def write_csv(
     out.write(head.getvalue().encode("utf-8-sig"))
     convert = csv_columns(columns)
     counter = writers._Counter(progress, progress_every)
-    for batch in batches:
-        if batch.num_rows:
-            out.write(csv_lines(batch, convert))
-            counter.add(batch.num_rows)
+    with _behind(out) as put:
+        for batch in batches:
+            if batch.num_rows:
+                put(functools.partial(csv_lines, batch, convert))
+                counter.add(batch.num_rows)
     return counter.finish()
 
 
@@ -314,31 +316,38 @@ def _sheets(batches: Iterable[pa.RecordBatch], per_sheet: int) -> Iterator[Itera
         yield sheet()
 
 
+_Chunk = Callable[[], "bytes | memoryview"]
+
+
 class _Behind:
-    """Writes to ``stream`` in a thread of its own, so that a worksheet's deflate (zlib lets go of
-    the GIL) runs while the next batch is read and converted; a few chunks wait at most."""
+    """Converts and writes to ``stream`` in a thread of its own: each job gives the next chunk of
+    the file, in order. The caller's thread reads the database meanwhile (SQLite's steps, the
+    wait for PostgreSQL, pyarrow's parsing, its kernels and zlib's deflate let go of the GIL) and
+    keeps the connection to itself (the heartbeat); two jobs wait at most."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
-        self._chunks: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=2)
+        self._jobs: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
         self._failed: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="export-deflate", daemon=True)
+        self._language = translation.get_language()
+        self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            if self._failed is None:
-                try:
-                    self._stream.write(chunk)
-                except BaseException as exc:  # noqa: BLE001 - raised again by the caller's thread
-                    self._failed = exc
+        with translation.override(self._language):
+            while (job := self._jobs.get()) is not None:
+                if self._failed is None:
+                    try:
+                        self._stream.write(job())
+                    except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                        self._failed = exc
 
-    def write(self, chunk: bytes | memoryview) -> None:
+    def put(self, job: _Chunk) -> None:
         self._raise()
-        self._chunks.put(chunk)
+        self._jobs.put(job)
 
     def close(self) -> None:
-        self._chunks.put(None)
+        self._jobs.put(None)
         self._thread.join()
         self._raise()
 
@@ -348,10 +357,10 @@ class _Behind:
 
 
 @contextlib.contextmanager
-def _behind(stream: IO[bytes]) -> Iterator[Callable[[bytes | memoryview], None]]:
+def _behind(stream: IO[bytes]) -> Iterator[Callable[[_Chunk], None]]:
     writer = _Behind(stream)
     try:
-        yield writer.write
+        yield writer.put
     finally:
         writer.close()
 
@@ -375,14 +384,14 @@ def write_xlsx(
         for run in _sheets(batches, max_rows_per_sheet - 1):  # the header takes one row
             names.append(writers.sheet_name(sheet_title, len(names) + 1))
             with zf.open(f"xl/worksheets/sheet{len(names)}.xml", "w", force_zip64=True) as sheet:
-                with _behind(sheet) as write:
-                    write(head)
+                with _behind(sheet) as put:
+                    put(lambda: head)
                     row = 2
                     for batch in run:
-                        write(xlsx_rows(batch, convert, row))
+                        put(functools.partial(xlsx_rows, batch, convert, row))
                         row += batch.num_rows
                         counter.add(batch.num_rows)
-                    write(writers._SHEET_TAIL)
+                    put(lambda: writers._SHEET_TAIL)
         writers._write_package(zf, names)
     return counter.finish()
 

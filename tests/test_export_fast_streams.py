@@ -76,3 +76,16 @@ def test_the_rows_come_in_order_whatever_the_batches():
 def _sheet(data: io.BytesIO) -> bytes:
     with zipfile.ZipFile(data) as zf:
         return zf.read("xl/worksheets/sheet1.xml")
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def test_a_failing_heartbeat_is_the_failure_told_even_when_the_stream_fails_too():
+    def heartbeat(rows: int) -> None:
+        raise _Cancelled(rows)
+
+    # (CSV only: a workbook's zip entry, closed on the way out, writes to the stream again.)
+    with pytest.raises(_Cancelled):
+        fast.write_csv(_Failing(500), COLUMNS, _batches(3_000, 100), progress=heartbeat, progress_every=100)

@@ -346,10 +346,11 @@ class _Behind:
         self._raise()
         self._jobs.put(job)
 
-    def close(self) -> None:
+    def close(self, *, quietly: bool = False) -> None:
         self._jobs.put(None)
         self._thread.join()
-        self._raise()
+        if not quietly:
+            self._raise()
 
     def _raise(self) -> None:
         if self._failed is not None:
@@ -361,8 +362,10 @@ def _behind(stream: IO[bytes]) -> Iterator[Callable[[_Chunk], None]]:
     writer = _Behind(stream)
     try:
         yield writer.put
-    finally:
-        writer.close()
+    except BaseException:
+        writer.close(quietly=True)  # the caller's failure (a cancelled task) is the one told
+        raise
+    writer.close()
 
 
 def write_xlsx(
@@ -440,8 +443,8 @@ def _json_decoded(table: pa.Table, arrays: Sequence[str], at: Sequence[int]) -> 
 
 def _record_options(names: Sequence[str], null: str) -> dict[str, Any]:
     """How pyarrow's CSV reader parses records (both engines' escape quotes and backslashes with a
-    backslash): NULL is ``null`` unquoted, a quoted field is never NULL; an empty line is a record
-    of one value."""
+    backslash): NULL is the text ``null`` unquoted, a quoted field is never NULL; an empty line is
+    a record of one value."""
     import pyarrow.csv as pacsv
 
     columns = list(names)

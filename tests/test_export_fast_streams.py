@@ -1,4 +1,4 @@
-"""The fast writers convert and write in a thread of their own: a failing stream or a value that
+"""The XLSX writer deflates its worksheets in a thread of its own: a failing stream or a value that
 cannot be converted fails the export in the caller's thread, and every chunk arrives in order."""
 
 from __future__ import annotations
@@ -82,10 +82,17 @@ class _Cancelled(Exception):
     pass
 
 
-def test_a_failing_heartbeat_is_the_failure_told_even_when_the_stream_fails_too():
-    def heartbeat(rows: int) -> None:
-        raise _Cancelled(rows)
-
-    # (CSV only: a workbook's zip entry, closed on the way out, writes to the stream again.)
+def test_the_callers_failure_is_the_one_told_and_the_writers_is_told_at_the_end():
+    """A cancelled task (its heartbeat raises) while the stream fails too: the cancellation."""
     with pytest.raises(_Cancelled):
-        fast.write_csv(_Failing(500), COLUMNS, _batches(3_000, 100), progress=heartbeat, progress_every=100)
+        with fast._behind(_Failing(0)) as put:
+            put(b"x" * 100)
+            raise _Cancelled()
+    with pytest.raises(OSError, match="No space left"):
+        with fast._behind(_Failing(0)) as put:
+            put(b"x" * 100)
+    out = _Failing(10**6)
+    with fast._behind(out) as put:
+        for i in range(1_000):
+            put(b"%d," % i)
+    assert out.getvalue() == b"".join(b"%d," % i for i in range(1_000))

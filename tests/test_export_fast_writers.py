@@ -60,6 +60,8 @@ TEXTS = [
     "ideographic\u3000space",
     'back\\slash \\" and (parentheses)',
     "NULL",
+    "null",
+    "ends with a backslash\\",
     "",
 ]
 AMOUNTS = [

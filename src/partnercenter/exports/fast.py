@@ -39,7 +39,6 @@ import pyarrow.compute as pc
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, Func, QuerySet, TextField
-from django.utils import translation
 
 from . import writers
 from .registry import Column
@@ -214,11 +213,10 @@ def write_csv(
     out.write(head.getvalue().encode("utf-8-sig"))
     convert = csv_columns(columns)
     counter = writers._Counter(progress, progress_every)
-    with _behind(out) as put:
-        for batch in batches:
-            if batch.num_rows:
-                put(functools.partial(csv_lines, batch, convert))
-                counter.add(batch.num_rows)
+    for batch in batches:
+        if batch.num_rows:
+            out.write(csv_lines(batch, convert))
+            counter.add(batch.num_rows)
     return counter.finish()
 
 
@@ -316,38 +314,36 @@ def _sheets(batches: Iterable[pa.RecordBatch], per_sheet: int) -> Iterator[Itera
         yield sheet()
 
 
-_Chunk = Callable[[], "bytes | memoryview"]
+_Chunk = bytes | memoryview
 
 
 class _Behind:
-    """Converts and writes to ``stream`` in a thread of its own: each job gives the next chunk of
-    the file, in order. The caller's thread reads the database meanwhile (SQLite's steps, the
-    wait for PostgreSQL, pyarrow's parsing, its kernels and zlib's deflate let go of the GIL) and
-    keeps the connection to itself (the heartbeat); two jobs wait at most."""
+    """Writes to ``stream`` in a thread of its own, so that a worksheet's deflate (zlib lets go of
+    the GIL for the whole chunk) runs while the next batch is read and converted; two chunks wait
+    at most. The conversion itself stays in the caller's thread: SQLite's driver lets go of the
+    GIL at every row it steps to, and a second thread busy in Python makes each of those wait."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
-        self._jobs: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
+        self._chunks: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
         self._failed: BaseException | None = None
-        self._language = translation.get_language()
-        self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="export-deflate", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        with translation.override(self._language):
-            while (job := self._jobs.get()) is not None:
-                if self._failed is None:
-                    try:
-                        self._stream.write(job())
-                    except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-                        self._failed = exc
+        while (chunk := self._chunks.get()) is not None:
+            if self._failed is None:
+                try:
+                    self._stream.write(chunk)
+                except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                    self._failed = exc
 
-    def put(self, job: _Chunk) -> None:
+    def put(self, chunk: _Chunk) -> None:
         self._raise()
-        self._jobs.put(job)
+        self._chunks.put(chunk)
 
     def close(self, *, quietly: bool = False) -> None:
-        self._jobs.put(None)
+        self._chunks.put(None)
         self._thread.join()
         if not quietly:
             self._raise()
@@ -388,13 +384,13 @@ def write_xlsx(
             names.append(writers.sheet_name(sheet_title, len(names) + 1))
             with zf.open(f"xl/worksheets/sheet{len(names)}.xml", "w", force_zip64=True) as sheet:
                 with _behind(sheet) as put:
-                    put(lambda: head)
+                    put(head)
                     row = 2
                     for batch in run:
-                        put(functools.partial(xlsx_rows, batch, convert, row))
+                        put(xlsx_rows(batch, convert, row))
                         row += batch.num_rows
                         counter.add(batch.num_rows)
-                    put(lambda: writers._SHEET_TAIL)
+                    put(writers._SHEET_TAIL)
         writers._write_package(zf, names)
     return counter.finish()
 

@@ -2,8 +2,8 @@
 
 :mod:`.writers` converts one cell per Python call; at a million rows that call is most of an
 export's time. Here a kind's source hands over record batches read straight from the database
-(SQLite: a bare cursor; PostgreSQL: each row as the text of one record, ``ROW(…)::text``,
-parsed by pyarrow's CSV reader) and each column is converted by pyarrow's compute kernels: formula
+(each row as one text, parsed a batch at a time by pyarrow's CSV reader: SQLite's
+``json_array(…)``, PostgreSQL's ``ROW(…)::text`` — :class:`AsRecord`) and each column is converted by pyarrow's compute kernels: formula
 neutralisation, CSV quoting, XML cells, amounts' number-or-text rule. What needs Python is done
 once per *distinct* value of a batch, with the very converters of :mod:`.writers` (dates,
 timestamps in the billing time zone, anonymized names: they repeat across rows), and the rare

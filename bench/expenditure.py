@@ -127,6 +127,38 @@ def _figures(engine: str, res: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _report(figures: dict[str, float], results: dict[str, dict[str, Any]]) -> None:
+    """The table of figures per engine against the targets, and the verdicts."""
+    _log(f"\n{'figure':<28}{'sqlite':>12}{'postgres':>12}{'target':>14}")
+    rows_out = [
+        ("summary p95 (ms)", "summary_p95_ms_{e}", f"< {TARGET_SUMMARY_P95_MS}"),
+        ("export CSV rows/s", "expenditure_{e}_export_csv_rows_per_s", f">= {TARGET_CSV_ROWS_PER_S:,}"),
+        ("export XLSX rows/s", "expenditure_{e}_export_xlsx_rows_per_s", f">= {TARGET_XLSX_ROWS_PER_S:,}"),
+        ("export CSV peak RSS (MB)", "expenditure_{e}_export_csv_peak_rss_mb", f"< {TARGET_PEAK_RSS_MB}"),
+        ("export XLSX peak RSS (MB)", "expenditure_{e}_export_xlsx_peak_rss_mb", f"< {TARGET_PEAK_RSS_MB}"),
+    ]
+    for label, key, target in rows_out:
+        cells = []
+        for e in ("sqlite", "postgres"):
+            v = figures.get(key.format(e=e))
+            cells.append(
+                f"{v:>12,.1f}" if isinstance(v, float) and v < 1000 else f"{v:>12,}" if v is not None else f"{'-':>12}"
+            )
+        _log(f"{label:<28}{''.join(cells)}{target:>14}")
+    verdicts = []
+    for e in results:
+        p95 = figures.get(f"summary_p95_ms_{e}")
+        if p95 is not None:
+            verdicts.append(f"summary p95 {e}: {'met' if p95 < TARGET_SUMMARY_P95_MS else 'MISSED'}")
+    for fmt, goal in (("csv", TARGET_CSV_ROWS_PER_S), ("xlsx", TARGET_XLSX_ROWS_PER_S)):
+        v = figures.get(f"export_{fmt}_rows_per_s")
+        if v is not None:
+            verdicts.append(f"export {fmt}: {'met' if v >= goal else 'MISSED'}")
+    if "export_peak_rss_mb" in figures:
+        verdicts.append(f"export peak RSS: {'met' if figures['export_peak_rss_mb'] < TARGET_PEAK_RSS_MB else 'MISSED'}")
+    _log("\n" + "; ".join(verdicts))
+
+
 def main() -> None:
     rows = int(os.environ.get("BENCH_EXP_ROWS", "10000000").replace("_", ""))
     export_rows = int(os.environ.get("BENCH_EXP_EXPORT_ROWS", "1000000").replace("_", ""))
@@ -156,34 +188,7 @@ def main() -> None:
     if rss:
         figures["export_peak_rss_mb"] = max(rss)
 
-    _log(f"\n{'figure':<28}{'sqlite':>12}{'postgres':>12}{'target':>14}")
-    rows_out = [
-        ("summary p95 (ms)", "summary_p95_ms_{e}", f"< {TARGET_SUMMARY_P95_MS}"),
-        ("export CSV rows/s", "expenditure_{e}_export_csv_rows_per_s", f">= {TARGET_CSV_ROWS_PER_S:,}"),
-        ("export XLSX rows/s", "expenditure_{e}_export_xlsx_rows_per_s", f">= {TARGET_XLSX_ROWS_PER_S:,}"),
-        ("export CSV peak RSS (MB)", "expenditure_{e}_export_csv_peak_rss_mb", f"< {TARGET_PEAK_RSS_MB}"),
-        ("export XLSX peak RSS (MB)", "expenditure_{e}_export_xlsx_peak_rss_mb", f"< {TARGET_PEAK_RSS_MB}"),
-    ]
-    for label, key, target in rows_out:
-        cells = []
-        for e in ("sqlite", "postgres"):
-            v = figures.get(key.format(e=e))
-            cells.append(
-                f"{v:>12,.1f}" if isinstance(v, float) and v < 1000 else f"{v:>12,}" if v is not None else f"{'-':>12}"
-            )
-        _log(f"{label:<28}{''.join(cells)}{target:>14}")
-    verdicts = []
-    for e in results:
-        p95 = figures.get(f"summary_p95_ms_{e}")
-        if p95 is not None:
-            verdicts.append(f"summary p95 {e}: {'met' if p95 < TARGET_SUMMARY_P95_MS else 'MISSED'}")
-    for fmt, goal in (("csv", TARGET_CSV_ROWS_PER_S), ("xlsx", TARGET_XLSX_ROWS_PER_S)):
-        v = figures.get(f"export_{fmt}_rows_per_s")
-        if v is not None:
-            verdicts.append(f"export {fmt}: {'met' if v >= goal else 'MISSED'}")
-    if "export_peak_rss_mb" in figures:
-        verdicts.append(f"export peak RSS: {'met' if figures['export_peak_rss_mb'] < TARGET_PEAK_RSS_MB else 'MISSED'}")
-    _log("\n" + "; ".join(verdicts))
+    _report(figures, results)
     if rows != 10_000_000:
         _log(f"(the targets are stated at 10,000,000 line items; this run had {rows:,})")
     if not keep:

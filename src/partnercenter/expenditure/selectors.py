@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Q, QuerySet
 
@@ -513,7 +514,10 @@ def iter_details(user: User, f: DetailFilter, at: dt.datetime | None = None) -> 
     if connection.vendor != "sqlite":
         yield from rows.iterator(chunk_size=5000)
         return
-    sql, params = rows.query.sql_with_params()
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # a scope that can match nothing (no customer, no partner)
+        return
     days: dict[Any, dt.date] = {}
     times: dict[Any, dt.datetime] = {}
 

@@ -22,7 +22,8 @@ _KEYS = CustomerTotalKey._meta.db_table
 _COLS = ", ".join(VALUES)
 
 # Scratch tables of one apply(): the deltas as given, then per key and delta day the cumulative
-# delta and whether a row of that day was stored before.
+# delta, whether a row of that day was stored before, and whether one of that day or later was
+# (the key's rows must then be shifted; a key that only gains later days needs no UPDATE).
 _DELTA = "pc_running_delta"
 _CUM = "pc_running_cum"
 _DELTA_KEY = ("customer_id", "partner_id", "association_type", "currency")
@@ -32,7 +33,7 @@ _CREATE_DELTA = (
     f"association_type varchar(16) NOT NULL, currency varchar(3) NOT NULL, {', '.join(f'{v} bigint NOT NULL' for v in _V)})"
 )
 _CREATE_CUM = (
-    f"CREATE TEMP TABLE {_CUM} (key_id bigint NOT NULL, day date NOT NULL, present integer NOT NULL, "
+    f"CREATE TEMP TABLE {_CUM} (key_id bigint NOT NULL, day date NOT NULL, present integer NOT NULL, shift integer NOT NULL, "
     f"{', '.join(f'{v} bigint NOT NULL' for v in _V)}, PRIMARY KEY (key_id, day))"
 )
 _ADD_KEYS = (
@@ -41,8 +42,9 @@ _ADD_KEYS = (
     f"WHERE 1 = 1 ORDER BY {', '.join(_DELTA_KEY)} ON CONFLICT DO NOTHING"
 )
 _CUMULATE = (
-    f"INSERT INTO {_CUM} (key_id, day, present, {', '.join(_V)}) SELECT k.id, d.day, "  # noqa: S608
+    f"INSERT INTO {_CUM} (key_id, day, present, shift, {', '.join(_V)}) SELECT k.id, d.day, "  # noqa: S608
     f"CASE WHEN EXISTS (SELECT 1 FROM {_TABLE} r WHERE r.key_id = k.id AND r.day = d.day) THEN 1 ELSE 0 END, "
+    f"CASE WHEN EXISTS (SELECT 1 FROM {_TABLE} r WHERE r.key_id = k.id AND r.day >= d.day) THEN 1 ELSE 0 END, "
     + ", ".join(f"CAST(SUM(d.{v}) OVER w AS bigint)" for v in _V)
     + f" FROM {_DELTA} d JOIN {_KEYS} k ON "
     + " AND ".join(f"k.{c} = d.{c}" for c in _DELTA_KEY)
@@ -59,16 +61,23 @@ _INSERT_DAYS = (
 )
 # Every row stored before, on or after its key's first delta day, plus the cumulative delta of the
 # latest delta day on or before it (the rows just inserted are those of a delta day not present).
-_SHIFT_ROWS = (
+_SHIFT_FROM = (
     f"UPDATE {_TABLE} SET "  # noqa: S608
     + ", ".join(f"{col} = {_TABLE}.{col} + u.{v}" for col, v in zip(VALUES, _V, strict=True))
     + f" FROM (SELECT r.id, {', '.join(f'c.{v}' for v in _V)} FROM "
-    f"(SELECT key_id, MIN(day) AS first FROM {_CUM} GROUP BY key_id) m "
+    f"(SELECT key_id, MIN(day) AS first FROM {_CUM} GROUP BY key_id HAVING MAX(shift) = 1) m "
     f"JOIN {_TABLE} r ON r.key_id = m.key_id AND r.day >= m.first "
-    f"JOIN {_CUM} c ON c.key_id = r.key_id AND c.day = "
-    f"(SELECT MAX(c2.day) FROM {_CUM} c2 WHERE c2.key_id = r.key_id AND c2.day <= r.day) "
-    f"WHERE c.day <> r.day OR c.present = 1) u WHERE {_TABLE}.id = u.id"
 )
+_SHIFT_END = f"WHERE c.day <> r.day OR c.present = 1) u WHERE {_TABLE}.id = u.id"
+_SHIFT_ROWS = {
+    # PostgreSQL: one backward seek per row (a join on a MAX() subquery is planned as a hash
+    # join that evaluates the subquery twice per row).
+    True: f"{_SHIFT_FROM}CROSS JOIN LATERAL (SELECT * FROM {_CUM} c2 WHERE c2.key_id = r.key_id "
+    f"AND c2.day <= r.day ORDER BY c2.day DESC LIMIT 1) c {_SHIFT_END}",
+    # SQLite has no LATERAL; it runs the join as nested seeks.
+    False: f"{_SHIFT_FROM}JOIN {_CUM} c ON c.key_id = r.key_id AND c.day = "
+    f"(SELECT MAX(c2.day) FROM {_CUM} c2 WHERE c2.key_id = r.key_id AND c2.day <= r.day) {_SHIFT_END}",
+}
 
 
 def _load(cur: Any, deltas: Mapping[tuple[Any, ...], Sequence[int]], pg: bool) -> None:
@@ -109,8 +118,11 @@ def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
         _load(cur, deltas, pg)
         cur.execute(_ADD_KEYS)
         cur.execute(_CUMULATE)
+        if pg:
+            # Temporary tables get no statistics otherwise, and the plans below depend on their size.
+            cur.execute(f"ANALYZE {_CUM}")
         cur.execute(_INSERT_DAYS)
-        cur.execute(_SHIFT_ROWS)
+        cur.execute(_SHIFT_ROWS[pg])
         cur.execute(f"DROP TABLE {_DELTA}")
         cur.execute(f"DROP TABLE {_CUM}")
 

@@ -7,10 +7,8 @@ addition and the total over a period is an integer subtraction, exact on both en
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import connection
@@ -19,110 +17,90 @@ from .models import CustomerRunningTotal, CustomerTotalKey
 
 VALUES = CustomerRunningTotal.VALUE_FIELDS  # 12 split-integer columns and line_count
 WIDTH = len(VALUES)
-CHUNK = 500
 _TABLE = CustomerRunningTotal._meta.db_table
 _KEYS = CustomerTotalKey._meta.db_table
 _COLS = ", ".join(VALUES)
-_UPDATE_SQL = f"UPDATE {_TABLE} SET {', '.join(f'{c} = %s' for c in VALUES)} WHERE id = %s"
-_INSERT_SQL = f"INSERT INTO {_TABLE} (key_id, day, {_COLS}) VALUES ({', '.join(['%s'] * (WIDTH + 2))})"
-_COPY_SQL = f"COPY {_TABLE} (key_id, day, {_COLS}) FROM STDIN"
 
-KeyTuple = tuple[int, int, str, str]  # customer_id, partner_id, association_type, currency
-_Row = tuple[dt.date, int, list[int]]  # a running-total row of a key: day, id, the values
-
-
-def _key_ids(keys: Iterable[KeyTuple]) -> dict[KeyTuple, int]:
-    wanted = set(keys)
-    CustomerTotalKey.objects.bulk_create(
-        [CustomerTotalKey(customer_id=c, partner_id=p, association_type=a, currency=cur) for c, p, a, cur in wanted],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    ids: dict[KeyTuple, int] = {}
-    customers = sorted({k[0] for k in wanted})
-    for i in range(0, len(customers), CHUNK):
-        for pk, c, p, a, cur in CustomerTotalKey.objects.filter(customer_id__in=customers[i : i + CHUNK]).values_list(
-            "pk", "customer_id", "partner_id", "association_type", "currency"
-        ):
-            if (c, p, a, cur) in wanted:
-                ids[(c, p, a, cur)] = pk
-    return ids
-
-
-def _day(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
-def _by_key(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> dict[KeyTuple, dict[dt.date, list[int]]]:
-    """The deltas summed per key and day."""
-    by_key: dict[KeyTuple, dict[dt.date, list[int]]] = defaultdict(dict)
-    for (day, customer, partner, assoc, currency), vec in deltas.items():
-        slot = by_key[(customer, partner, assoc, currency)].setdefault(day, [0] * WIDTH)
-        for i in range(WIDTH):
-            slot[i] += vec[i]
-    return by_key
-
-
-def _current(
-    cur: Any, key_ids: list[int], first: dt.date, pg: bool
-) -> tuple[dict[int, list[_Row]], dict[int, list[int]]]:
-    """Per key: its rows on or after ``first``, by day, and the values of its latest row before it."""
-    marks = ", ".join(["%s"] * len(key_ids))
-    day_param: Any = first if pg else first.isoformat()
-    cur.execute(
-        f"SELECT id, key_id, day, {_COLS} FROM {_TABLE} WHERE key_id IN ({marks}) AND day >= %s ORDER BY key_id, day",
-        [*key_ids, day_param],
-    )
-    existing: dict[int, list[_Row]] = defaultdict(list)
-    for row in cur.fetchall():
-        existing[row[1]].append((_day(row[2]), row[0], list(row[3:])))
-    cur.execute(
-        f"SELECT k.id, r.{', r.'.join(VALUES)} FROM {_KEYS} k JOIN {_TABLE} r "
-        f"ON r.id = (SELECT x.id FROM {_TABLE} x WHERE x.key_id = k.id AND x.day < %s "
-        f"ORDER BY x.day DESC LIMIT 1) WHERE k.id IN ({marks})",
-        [day_param, *key_ids],
-    )
-    return existing, {row[0]: list(row[1:]) for row in cur.fetchall()}
+# Scratch tables of one apply(): the deltas as given, then per key and delta day the cumulative
+# delta, whether a row of that day was stored before, and whether one of that day or later was
+# (the key's rows must then be shifted; a key that only gains later days needs no UPDATE).
+_DELTA = "pc_running_delta"
+_CUM = "pc_running_cum"
+_DELTA_KEY = ("customer_id", "partner_id", "association_type", "currency")
+_V = [f"v{i}" for i in range(WIDTH)]
+_CREATE_DELTA = (
+    f"CREATE TEMP TABLE {_DELTA} (day date NOT NULL, customer_id bigint NOT NULL, partner_id bigint NOT NULL, "
+    f"association_type varchar(16) NOT NULL, currency varchar(3) NOT NULL, {', '.join(f'{v} bigint NOT NULL' for v in _V)})"
+)
+_CREATE_CUM = (
+    f"CREATE TEMP TABLE {_CUM} (key_id bigint NOT NULL, day date NOT NULL, present integer NOT NULL, shift integer NOT NULL, "
+    f"{', '.join(f'{v} bigint NOT NULL' for v in _V)}, PRIMARY KEY (key_id, day))"
+)
+_ADD_KEYS = (
+    f"INSERT INTO {_KEYS} ({', '.join(_DELTA_KEY)}) SELECT DISTINCT {', '.join(_DELTA_KEY)} FROM {_DELTA} "  # noqa: S608
+    # WHERE: SQLite reads ON CONFLICT after a bare SELECT ... FROM as a join constraint.
+    f"WHERE 1 = 1 ORDER BY {', '.join(_DELTA_KEY)} ON CONFLICT DO NOTHING"
+)
+_CUMULATE = (
+    f"INSERT INTO {_CUM} (key_id, day, present, shift, {', '.join(_V)}) SELECT k.id, d.day, "  # noqa: S608
+    f"CASE WHEN EXISTS (SELECT 1 FROM {_TABLE} r WHERE r.key_id = k.id AND r.day = d.day) THEN 1 ELSE 0 END, "
+    f"CASE WHEN EXISTS (SELECT 1 FROM {_TABLE} r WHERE r.key_id = k.id AND r.day >= d.day) THEN 1 ELSE 0 END, "
+    + ", ".join(f"CAST(SUM(d.{v}) OVER w AS bigint)" for v in _V)
+    + f" FROM {_DELTA} d JOIN {_KEYS} k ON "
+    + " AND ".join(f"k.{c} = d.{c}" for c in _DELTA_KEY)
+    + " WINDOW w AS (PARTITION BY k.id ORDER BY d.day ROWS UNBOUNDED PRECEDING) ORDER BY k.id, d.day"
+)
+# A new day's row: the latest row stored before it plus the cumulative delta. One statement reads
+# the rows as they were before it, so a new row never builds on another new one.
+_INSERT_DAYS = (
+    f"INSERT INTO {_TABLE} (key_id, day, {_COLS}) SELECT c.key_id, c.day, "  # noqa: S608
+    + ", ".join(f"COALESCE(p.{col}, 0) + c.{v}" for col, v in zip(VALUES, _V, strict=True))
+    + f" FROM {_CUM} c LEFT JOIN {_TABLE} p ON p.key_id = c.key_id AND p.day = "
+    f"(SELECT MAX(x.day) FROM {_TABLE} x WHERE x.key_id = c.key_id AND x.day < c.day) "
+    "WHERE c.present = 0 ORDER BY c.key_id, c.day"
+)
+# Every row stored before, on or after its key's first delta day, plus the cumulative delta of the
+# latest delta day on or before it (the rows just inserted are those of a delta day not present).
+_SHIFT_FROM = (
+    f"UPDATE {_TABLE} SET "  # noqa: S608
+    + ", ".join(f"{col} = {_TABLE}.{col} + u.{v}" for col, v in zip(VALUES, _V, strict=True))
+    + f" FROM (SELECT r.id, {', '.join(f'c.{v}' for v in _V)} FROM "
+    f"(SELECT key_id, MIN(day) AS first FROM {_CUM} GROUP BY key_id HAVING MAX(shift) = 1) m "
+    f"JOIN {_TABLE} r ON r.key_id = m.key_id AND r.day >= m.first "
+)
+_SHIFT_END = f"WHERE c.day <> r.day OR c.present = 1) u WHERE {_TABLE}.id = u.id"
+_SHIFT_ROWS = {
+    # PostgreSQL: one backward seek per row (a join on a MAX() subquery is planned as a hash
+    # join that evaluates the subquery twice per row).
+    True: f"{_SHIFT_FROM}CROSS JOIN LATERAL (SELECT * FROM {_CUM} c2 WHERE c2.key_id = r.key_id "
+    f"AND c2.day <= r.day ORDER BY c2.day DESC LIMIT 1) c {_SHIFT_END}",
+    # SQLite has no LATERAL; it runs the join as nested seeks.
+    False: f"{_SHIFT_FROM}JOIN {_CUM} c ON c.key_id = r.key_id AND c.day = "
+    f"(SELECT MAX(c2.day) FROM {_CUM} c2 WHERE c2.key_id = r.key_id AND c2.day <= r.day) {_SHIFT_END}",
+}
 
 
-def _shifted(
-    part: list[tuple[int, dict[dt.date, list[int]]]],
-    existing: dict[int, list[_Row]],
-    base: dict[int, list[int]],
-    pg: bool,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The UPDATE and INSERT parameters that add each key's deltas (``part``) to its rows."""
-    updates: list[tuple[Any, ...]] = []
-    inserts: list[tuple[Any, ...]] = []
-    for key_id, days in part:
-        rows = existing.get(key_id, [])
-        row_days = [r[0] for r in rows]
-        running = [0] * WIDTH  # cumulative delta so far
-        delta_days = sorted(days)
-        # Walk the union of existing and delta days in order.
-        for day in sorted(set(row_days) | set(delta_days)):
-            if day in days:
-                vec = days[day]
-                for j in range(WIDTH):
-                    running[j] += vec[j]
-            k = bisect.bisect_right(row_days, day) - 1
-            if k >= 0 and row_days[k] == day:
-                old = rows[k][2]
-                updates.append((*[old[j] + running[j] for j in range(WIDTH)], rows[k][1]))
-            else:
-                prev = rows[k][2] if k >= 0 else base.get(key_id, [0] * WIDTH)
-                inserts.append((key_id, day if pg else day.isoformat(), *[prev[j] + running[j] for j in range(WIDTH)]))
-    return updates, inserts
-
-
-def _insert(cur: Any, rows: list[tuple[Any, ...]], pg: bool) -> None:
-    if not pg:
-        cur.executemany(_INSERT_SQL, rows)
+def _load(cur: Any, deltas: Mapping[tuple[Any, ...], Sequence[int]], pg: bool) -> None:
+    """The deltas into the scratch table: COPY on PostgreSQL, one executemany on SQLite."""
+    cur.execute(f"DROP TABLE IF EXISTS {_DELTA}")
+    cur.execute(f"DROP TABLE IF EXISTS {_CUM}")
+    cur.execute(_CREATE_DELTA)
+    cur.execute(_CREATE_CUM)
+    columns = f"day, {', '.join(_DELTA_KEY)}, {', '.join(_V)}"
+    if pg:
+        with cur.cursor.copy(f"COPY {_DELTA} ({columns}) FROM STDIN") as copy:
+            for key, vec in deltas.items():
+                copy.write_row((*key, *vec))
         return
-    # COPY: a batch of a month adds a row per key and day, and a statement per row costs a round trip.
-    with cur.cursor.copy(_COPY_SQL) as copy:
-        for row in rows:
-            copy.write_row(row)
+    marks = ", ".join("?" * (len(_DELTA_KEY) + 1 + WIDTH))
+    connection.connection.executemany(
+        f"INSERT INTO {_DELTA} ({columns}) VALUES ({marks})",  # noqa: S608
+        [(_iso(key[0]), *key[1:], *vec) for key, vec in deltas.items()],
+    )
+
+
+def _iso(day: Any) -> Any:
+    return day.isoformat() if isinstance(day, dt.date) else day
 
 
 def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
@@ -130,26 +108,23 @@ def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
 
     For each key: rows on or after the earliest delta day are shifted by the cumulative delta,
     and a row is inserted for each delta day that has none (its value: the latest earlier row
-    plus the cumulative delta). Appending a new day costs one seek and one insert per key.
+    plus the cumulative delta). Set-based, in a few statements over scratch tables: a batch of a
+    month touches a row per key and day, and a statement or a Python step per row is what costs.
     """
     if not deltas:
         return
-    by_key = _by_key(deltas)
-    ids = _key_ids(by_key)
     pg = connection.vendor == "postgresql"
-    items = sorted((ids[k], days) for k, days in by_key.items())
     with connection.cursor() as cur:
-        for i in range(0, len(items), CHUNK):
-            part = items[i : i + CHUNK]
-            first = min(min(days) for _, days in part)
-            # Rows on or after the chunk's earliest delta day, and each key's latest row before it.
-            existing, base = _current(cur, [k for k, _ in part], first, pg)
-            updates, inserts = _shifted(part, existing, base, pg)
-            # Written per chunk of keys, so memory stays bounded however many keys a batch touches.
-            if updates:
-                cur.executemany(_UPDATE_SQL, updates)
-            if inserts:
-                _insert(cur, inserts, pg)
+        _load(cur, deltas, pg)
+        cur.execute(_ADD_KEYS)
+        cur.execute(_CUMULATE)
+        if pg:
+            # Temporary tables get no statistics otherwise, and the plans below depend on their size.
+            cur.execute(f"ANALYZE {_CUM}")
+        cur.execute(_INSERT_DAYS)
+        cur.execute(_SHIFT_ROWS[pg])
+        cur.execute(f"DROP TABLE {_DELTA}")
+        cur.execute(f"DROP TABLE {_CUM}")
 
 
 def _visible_from(windows: dict[int, dt.date], start: dt.date, end: dt.date) -> dict[int, dt.date]:

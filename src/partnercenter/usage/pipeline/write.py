@@ -82,11 +82,12 @@ class PostgresWriter(Writer):
 
     def _select(self, columns: str, identities: list[bytes]) -> list[tuple[Any, ...]]:
         # One query per chunk, the array sent as a bound parameter (Django's cursors bind on the
-        # client, which spells every identity out in the SQL text).
+        # client, which spells every identity out in the SQL text), in binary: as text, psycopg
+        # spends longer writing 20,000 identities out than the server takes to look them up.
         import psycopg
 
         with psycopg.Cursor(self.raw) as pcur:
-            pcur.execute(f"SELECT {columns} FROM usage_lineitem WHERE identity = ANY(%s)", [identities])  # noqa: S608
+            pcur.execute(f"SELECT {columns} FROM usage_lineitem WHERE identity = ANY(%b)", [identities])  # noqa: S608
             return pcur.fetchall()
 
     def existing(self, identities: list[bytes]) -> set[bytes]:

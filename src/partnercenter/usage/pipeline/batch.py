@@ -78,10 +78,7 @@ class Chunks:
         rows, sums = self.pending, self.sums
         self.pending, self.sums = [], []
         self.seen.clear()
-        if len(self.deltas) >= ROLLUP_FLUSH:
-            # Memory stays flat however many days x customers x services a batch spans: the
-            # sums of the chunks written so far go to the projections (the same sums, in steps).
-            self.hand_over()
+        self.make_room()
         self._ensure_partitions(rows)
         self._write(rows, sums)
 
@@ -93,6 +90,13 @@ class Chunks:
         if months:
             partitioning.ensure_months(months)
             self.months |= months
+
+    def make_room(self) -> None:
+        """Memory stays flat however many days x customers x services a batch spans: past
+        ROLLUP_FLUSH keys, the sums of the rows written so far go to the projections (the same
+        sums, in steps)."""
+        if len(self.deltas) >= ROLLUP_FLUSH:
+            self.hand_over()
 
     def hand_over(self) -> None:
         """The sums so far to the report's totals and the projections."""

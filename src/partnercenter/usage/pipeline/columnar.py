@@ -26,6 +26,7 @@ from partnercenter.core import money
 
 from .. import formats, partitioning
 from . import columns as colkit
+from . import transform
 from .projections import ROLLUP_KEY
 from .read import Layout
 from .transform import LINE_COLUMNS, Customers, Times, Transformer, project_from_tags
@@ -184,8 +185,6 @@ class Checks:
         return True
 
     def modes(self, b: Block) -> bool:
-        from . import transform
-
         mode = colkit.per_combination(
             transform.billing_mode, b.col("billing_mode"), b.col("frequency"), b.col("category")
         )
@@ -329,10 +328,7 @@ class BlockPath:
         if months:
             partitioning.ensure_months(months)
             self.months |= months
-        from .batch import ROLLUP_FLUSH  # read at each block, as Chunks.flush does
-
-        if len(self.chunks.deltas) >= ROLLUP_FLUSH:
-            self.chunks.hand_over()
+        self.chunks.make_room()
         if self.pg:
             _copy_postgres(self.chunks.writer, new)
         else:
@@ -362,18 +358,14 @@ class BlockPath:
 
 
 def _copy_postgres(w: Any, new: pa.Table) -> None:
-    """COPY in CSV written by pyarrow: strings quoted, NULL unquoted and empty."""
+    """The rows as CSV written by pyarrow: strings quoted, NULL unquoted and empty."""
     from pyarrow import csv
 
     hexed = pa.array(["\\x" + i.hex() for i in new.column("identity").to_pylist()], pa.string())
     table = new.select(list(LINE_COLUMNS)).set_column(0, "identity", hexed)
     sink = pa.BufferOutputStream()
     csv.write_csv(table, sink, csv.WriteOptions(include_header=False))
-    with (
-        w.raw.cursor() as cur,
-        cur.copy(f"COPY usage_lineitem ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy,
-    ):
-        copy.write(sink.getvalue().to_pybytes())
+    w.insert_csv(sink.getvalue().to_pybytes())
 
 
 OneByOne = Callable[[Iterable[tuple[int, list[str]]], Any], None]

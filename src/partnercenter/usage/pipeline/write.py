@@ -103,6 +103,11 @@ class PostgresWriter(Writer):
             for r in rows:
                 copy.write_row(r)
 
+    def insert_csv(self, data: bytes) -> None:
+        """Add line items from CSV text (LINE_COLUMNS in order; an unquoted empty field is NULL)."""
+        with self.raw.cursor() as cur, cur.copy(f"{self.copy_sql} (FORMAT csv)") as copy:
+            copy.write(data)
+
 
 def writer() -> Writer:
     """The writer for the current connection's engine."""

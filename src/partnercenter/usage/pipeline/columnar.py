@@ -79,11 +79,15 @@ def record_batches(source: formats.Source, width: int) -> Iterator[pa.RecordBatc
 
     names = [f"c{i}" for i in range(width)]
     assert source.path is not None
-    stream = pa.input_stream(str(source.path), compression="gzip" if formats.is_gzip(source.path) else None)
+    # Through a Python file: pyarrow's own file input makes its CSV reader load the whole file
+    # ahead of the batches (peak memory by file size, not by block size).
+    stream = pa.PythonFile(formats.open_binary(source.path), mode="r")
     try:
         reader = arrow_csv.open_csv(
             stream,
-            read_options=arrow_csv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
+            read_options=arrow_csv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=BLOCK_BYTES, use_threads=False
+            ),
             parse_options=arrow_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=arrow_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
@@ -342,7 +346,7 @@ class BlockPath:
         grouped = new.group_by(_SUM_KEY, use_threads=False).aggregate(
             [("billed_amount", "sum"), ("billed_amount", "count"), ("billed_places", "max")]
         )
-        keys = zip(*(grouped.column(c).to_pylist() for c in _SUM_KEY), strict=True)
+        keys = zip(*(_shared(grouped.column(c)) for c in _SUM_KEY), strict=True)
         sums = grouped.column("billed_amount_sum").to_pylist()
         counts = grouped.column("billed_amount_count").to_pylist()
         places = grouped.column("billed_places_max").to_pylist()
@@ -355,6 +359,14 @@ class BlockPath:
             else:
                 slot[0] = add(slot[0], amount)
                 slot[1] += count
+
+
+def _shared(column: pa.ChunkedArray) -> list[Any]:
+    """The column's values, one Python object per distinct value (the rollup keys held until
+    they are handed over share them, as the row path's do)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    values = encoded.dictionary.to_pylist()
+    return [values[i] for i in encoded.indices.to_pylist()]
 
 
 def _copy_postgres(w: Any, new: pa.Table) -> None:
@@ -388,7 +400,10 @@ def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_o
         ready = path.prepare(layout, batch.columns, first) if batch.num_rows and report.accepted else None
         return batch.columns, ready
 
-    for cols, ready in _one_ahead(numbered(), prepare):
+    # On SQLite the writes give the GIL back and take it again for every row: a second thread
+    # holding it meanwhile would stall them, so the blocks are read and written in turn there.
+    ahead = _one_ahead if path.pg else _in_turn
+    for cols, ready in ahead(numbered(), prepare):
         n = len(cols[0]) if cols else 0
         if ready is not None and report.accepted:
             path.take(ready)
@@ -399,6 +414,10 @@ def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_o
                 chunks.flush()  # its rows before the next block's: ids keep the file's order
         row_no += n
     return row_no - source.first_row
+
+
+def _in_turn(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
+    return map(work, items)
 
 
 def _one_ahead(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[Any]:

@@ -32,7 +32,7 @@ from .read import Layout
 from .transform import LINE_COLUMNS, Customers, Times, Transformer, project_from_tags
 from .validate import BILLING_MODES, CATEGORIES, SERVICE_TYPES
 
-BLOCK_BYTES = 16 << 20  # bytes of the file read, checked and written together (~20,000 FOCUS rows)
+BLOCK_BYTES = 4 << 20  # bytes of the file read, checked and written together (~5,000 FOCUS rows): bounds memory
 _NO_LINE = SimpleNamespace(line=0)
 Prepared = tuple[
     pa.Table, dt.datetime

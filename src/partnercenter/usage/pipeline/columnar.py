@@ -232,11 +232,11 @@ def line_table(b: Block, transformer: Transformer, customers: Customers, pg: boo
         "billing_period_start": v["billing_period_start"].stored(pg),
         "billing_period_end": v["billing_period_end"].stored(pg),
         "charge_category": category,
-        "charge_class": b.col("charge_class"),
+        "charge_class": cut(b.col("charge_class"), 16),
         "classification": colkit.classification(category, billed.text),
         "charge_description": cut(b.col("description"), 500),
-        "charge_frequency": b.col("frequency"),
-        "pricing_category": b.col("pricing_category"),
+        "charge_frequency": cut(b.col("frequency"), 32),
+        "pricing_category": cut(b.col("pricing_category"), 32),
         "billed_cost": billed.text,
         "list_cost": v["list_cost"].text,
         "effective_cost": v["effective_cost"].text,
@@ -271,7 +271,7 @@ def line_table(b: Block, transformer: Transformer, customers: Customers, pg: boo
 
 def _projects(b: Block, transformer: Transformer) -> pa.Array:
     """The project column, else the project tag (parsed once per distinct tags text)."""
-    explicit = b.col("project")
+    explicit = colkit.truncated(b.col("project"), 100)
     tags = b.col("tags")
     wanted = pc.and_(pc.equal(explicit, ""), pc.match_substring(tags, "roject"))
     if not pc.any(wanted).as_py():

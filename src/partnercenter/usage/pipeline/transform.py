@@ -329,7 +329,8 @@ def line_values_postgres(c: Checked, r: tuple[str, ...], d: Derived) -> tuple[An
         d.identity, d.batch_id, c.customer_id, c.partner_id, c.association_type,
         c.start[0], c.end[0], c.start[1], c.start[2],
         None if bps is None else bps[0], None if bpe is None else bpe[0],
-        c.category, charge_class, d.classification, description[:500], c.frequency, pricing_category,
+        c.category, charge_class[:16], d.classification, description[:500], c.frequency[:32],
+        pricing_category[:32],
         c.billed, c.list_cost, c.effective_cost, c.currency, c.quantity, unit[:64],
         c.provider[:100], c.publisher[:100], c.service_type, d.service_name, service_category[:100],
         sku[:200], d.region_id, region_name[:100], resource_id[:500], resource_name[:200],
@@ -351,7 +352,8 @@ def line_values_sqlite(c: Checked, r: tuple[str, ...], d: Derived) -> tuple[Any,
         d.identity, d.batch_id, c.customer_id, c.partner_id, c.association_type,
         c.start[3], c.end[3], c.start[4], c.start[5],
         None if bps is None else bps[3], None if bpe is None else bpe[3],
-        c.category, charge_class, d.classification, description[:500], c.frequency, pricing_category,
+        c.category, charge_class[:16], d.classification, description[:500], c.frequency[:32],
+        pricing_category[:32],
         billed_text,
         None if lc is None else billed_text if lc == billed else canonical(lc),
         None if ec is None else billed_text if ec == billed else canonical(ec),
@@ -380,7 +382,7 @@ class Transformer:
     def project(self, explicit: str, tags: str) -> str:
         """The project column, else the project tag (tags repeat: parsed once each)."""
         if explicit:
-            return explicit
+            return explicit[:100]
         if "roject" not in tags:
             return ""
         hit = self.projects.get(tags)

@@ -2,9 +2,10 @@
 
 :mod:`.writers` converts one cell per Python call; at a million rows that call is most of an
 export's time. Here a kind's source hands over record batches read straight from the database
-(each row as one text, parsed a batch at a time by pyarrow's CSV reader: SQLite's
-``json_array(…)``, PostgreSQL's ``ROW(…)::text`` — :class:`AsRecord`) and each column is converted by pyarrow's compute kernels: formula
-neutralisation, CSV quoting, XML cells, amounts' number-or-text rule. What needs Python is done
+and parsed a batch at a time by pyarrow's CSV reader (SQLite: each row as one text, its
+``json_array(…)``, :class:`AsRecord`; PostgreSQL: ``COPY … TO STDOUT`` in CSV), and each column
+is converted by pyarrow's compute kernels: formula neutralisation, CSV quoting, XML cells,
+amounts' number-or-text rule. What needs Python is done
 once per *distinct* value of a batch, with the very converters of :mod:`.writers` (dates,
 timestamps in the billing time zone, anonymized names: they repeat across rows), and the rare
 cells the kernels cannot decide (XML escapes, cells with a leading formula start or a space at
@@ -28,6 +29,7 @@ import io
 import json
 import os
 import queue
+import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,13 +39,15 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import F, Func, QuerySet, TextField
 
 from . import writers
 from .registry import Column
 
 BATCH_ROWS = 10_000
+# What PostgreSQL's COPY output may take in memory before its spool goes to a temporary file.
+SPOOL_BYTES = 8 << 20
 _STRING = pa.string()
 _FORMULA_STARTS = pa.array(sorted(writers.FORMULA_STARTS), _STRING)
 _EDGE_SPACE = pa.array([" ", "\t", "\n", "\r"], _STRING)
@@ -412,7 +416,7 @@ def _sqlite_batches(sql: str, params: Sequence[Any], names: Sequence[str], size:
     decoded again by :mod:`json` (rare: a control character or a backslash in a value)."""
     import pyarrow.csv as pacsv
 
-    options = _record_options(names, null="null")
+    options = _json_options(names)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(size):
@@ -437,10 +441,10 @@ def _json_decoded(table: pa.Table, arrays: Sequence[str], at: Sequence[int]) -> 
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def _record_options(names: Sequence[str], null: str) -> dict[str, Any]:
-    """How pyarrow's CSV reader parses records (both engines' escape quotes and backslashes with a
-    backslash): NULL is the text ``null`` unquoted, a quoted field is never NULL; an empty line is
-    a record of one value."""
+def _json_options(names: Sequence[str]) -> dict[str, Any]:
+    """How pyarrow's CSV reader parses SQLite's JSON arrays without their brackets (quotes and
+    backslashes escaped with a backslash): NULL is the text ``null`` unquoted, a quoted field is
+    never NULL; an empty line is a record of one value."""
     import pyarrow.csv as pacsv
 
     columns = list(names)
@@ -454,7 +458,7 @@ def _record_options(names: Sequence[str], null: str) -> dict[str, Any]:
         ),
         "convert_options": pacsv.ConvertOptions(
             column_types=dict.fromkeys(columns, _STRING),
-            null_values=[null],
+            null_values=["null"],
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         ),
@@ -462,40 +466,75 @@ def _record_options(names: Sequence[str], null: str) -> dict[str, Any]:
 
 
 def _postgres_batches(sql: str, params: Sequence[Any], names: Sequence[str], size: int) -> Iterator[pa.RecordBatch]:
-    """Each row is one text, the record of its columns (:class:`AsRecord`), read with a
-    server-side cursor (so that the task's heartbeat can use the connection between fetches),
-    and a batch's records are parsed at once by pyarrow's CSV reader."""
+    """``COPY (…) TO STDOUT (FORMAT csv)`` of the query into a spool (in memory up to
+    :data:`SPOOL_BYTES`, then a temporary file), read whole before its batches are parsed and
+    handed on: the task's heartbeat uses the connection between batches, and it cannot while a
+    ``COPY`` is under way. The driver hands over one row at a time, so the spool's batches end at
+    known offsets (one ``read_csv`` each: pyarrow's streaming reader held three times the memory).
+    CSV writes NULL as an empty field unquoted and the empty string as ``""``; quotes are doubled,
+    nothing else is escaped."""
     import pyarrow.csv as pacsv
 
-    # record_out writes NULL as an empty field unquoted, the empty string as a quoted one.
-    options = _record_options(names, null="")
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(size):
-            records = pc.utf8_slice_codeunits(pa.array([r[0] for r in rows], _STRING), 1, -1)
-            data = _bytes(_join(records, "\n"))
+    options = _copy_options(names)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        with connection.cursor() as cursor:
+            ends = _copy_to(cursor.cursor, f"COPY ({sql}) TO STDOUT (FORMAT csv)", params, spool, size)
+        spool.seek(0)
+        at = 0
+        for end in ends:
+            data = spool.read(end - at)
+            at = end
             yield from pacsv.read_csv(pa.BufferReader(data), **options).combine_chunks().to_batches()
 
 
+def _copy_to(cursor: Any, statement: str, params: Sequence[Any], spool: IO[bytes], size: int) -> list[int]:
+    """Runs ``statement`` (a ``COPY … TO STDOUT``) with the driver's ``cursor`` into ``spool``; the
+    offsets at which each run of ``size`` rows ends."""
+    ends: list[int] = []
+    held: list[Any] = []
+    with cursor.copy(statement, params) as copy:
+        for row in copy:
+            held.append(row)
+            if len(held) == size:
+                spool.write(b"".join(held))
+                ends.append(spool.tell())
+                held = []
+    if held:
+        spool.write(b"".join(held))
+        ends.append(spool.tell())
+    return ends
+
+
+def _copy_options(names: Sequence[str]) -> dict[str, Any]:
+    import pyarrow.csv as pacsv
+
+    columns = list(names)
+    return {
+        "read_options": pacsv.ReadOptions(column_names=columns, use_threads=False, block_size=1 << 26),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        "convert_options": pacsv.ConvertOptions(
+            column_types=dict.fromkeys(columns, _STRING),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
 class AsRecord(Func):
-    """The row's columns as one text. PostgreSQL: ``ROW(…)::text``, whose ``record_out`` quotes a
-    field with a comma, a quote, a backslash, a parenthesis or a space and doubles its quotes and
-    backslashes. SQLite: ``json_array(…)`` (one C call a row: a chain of ``||`` costs more than
-    reading the cells one by one)."""
+    """SQLite: the row's columns as one text, ``json_array(…)`` (one C call a row: a chain of
+    ``||`` costs more than reading the cells one by one)."""
 
-    template = "ROW(%(expressions)s)::text"
+    template = "json_array(%(expressions)s)"
     output_field = TextField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return super().as_sql(compiler, connection, template="json_array(%(expressions)s)", **extra)
 
 
 def query_batches(
     query: tuple[str, Sequence[Any]] | None, names: Sequence[str], size: int | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of ``query`` (:func:`text_query`: SQL and parameters, each row one record text)
-    as record batches of ``size`` rows (:data:`BATCH_ROWS`), streamed: a bare cursor on SQLite,
-    a server-side one on PostgreSQL. None: no rows."""
+    """The rows of ``query`` (:func:`text_query`: SQL and parameters) as record batches of
+    ``size`` rows (:data:`BATCH_ROWS`): streamed from a bare cursor on SQLite, through a spool of
+    ``COPY``'s output on PostgreSQL. None: no rows."""
     if query is None:
         return iter(())
     sql, params = query
@@ -534,10 +573,11 @@ class AsText(Func):
 
 def text_query(qs: QuerySet[Any], fields: Sequence[tuple[str, str]]) -> tuple[str, Sequence[Any]] | None:
     """The SQL and parameters of ``qs`` (its filters and order as they are) selecting ``fields``
-    — ``(path, kind)`` pairs — as :class:`AsText`, for :func:`query_batches`; None when ``qs``
-    can match nothing (an empty scope)."""
+    — ``(path, kind)`` pairs — as :class:`AsText` (on SQLite, the row as one :class:`AsRecord`),
+    for :func:`query_batches`; None when ``qs`` can match nothing (an empty scope)."""
     named: dict[str, Func] = {f"export_{i}": AsText(path, kind) for i, (path, kind) in enumerate(fields)}
-    named = {"export_record": AsRecord(*named.values())}
+    if connections[qs.db].vendor != "postgresql":
+        named = {"export_record": AsRecord(*named.values())}
     rows = qs.annotate(**named).values_list(*named)
     try:
         sql, params = rows.query.get_compiler(using=rows.db).as_sql()

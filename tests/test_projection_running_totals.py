@@ -1,4 +1,4 @@
-"""Running totals maintained by ingestion (usage/running.apply), against a model: after any
+"""Running totals maintained by ingestion (usage/running: apply, or begin/stage/finish), against a model: after any
 sequence of steps, in any order of days, each key has a row for every day it was given a delta,
 holding the sums of all its deltas through that day, exactly (the split integers as given, not
 normalised)."""
@@ -68,6 +68,21 @@ def test_steps_in_any_day_order_leave_the_cumulative_sums(org, steps):
     for s in steps:
         running.apply({(FIRST + dt.timedelta(days=offset), *keyed(org, k)): vec for (offset, k), vec in s.items()})
     assert stored_by_key() == expected(org, steps)
+
+
+@SETTINGS
+@given(batches=st.lists(st.lists(step, min_size=1, max_size=3), min_size=1, max_size=3))
+def test_a_batch_staged_in_steps_is_applied_once_at_its_end(org, batches):
+    """A batch stages its steps' deltas (the same key and day may come in several) and applies
+    them when it finishes: the same sums as one step each."""
+    CustomerRunningTotal.objects.all().delete()
+    CustomerTotalKey.objects.all().delete()
+    for batch in batches:
+        running.begin()
+        for s in batch:
+            running.stage({(FIRST + dt.timedelta(days=offset), *keyed(org, k)): vec for (offset, k), vec in s.items()})
+        running.finish()
+    assert stored_by_key() == expected(org, [s for batch in batches for s in batch])
 
 
 def test_a_day_before_every_stored_day_shifts_them_all_and_builds_on_nothing(org):

@@ -21,9 +21,10 @@ _TABLE = CustomerRunningTotal._meta.db_table
 _KEYS = CustomerTotalKey._meta.db_table
 _COLS = ", ".join(VALUES)
 
-# Scratch tables of one apply(): the deltas as given, then per key and delta day the cumulative
-# delta, whether a row of that day was stored before, and whether one of that day or later was
-# (the key's rows must then be shifted; a key that only gains later days needs no UPDATE).
+# Scratch tables of one batch: the deltas as staged (a key and day may come in several steps),
+# then per key and delta day the cumulative delta, whether a row of that day was stored before,
+# and whether one of that day or later was (the key's rows must then be shifted; a key that only
+# gains later days needs no UPDATE).
 _DELTA = "pc_running_delta"
 _CUM = "pc_running_cum"
 _DELTA_KEY = ("customer_id", "partner_id", "association_type", "currency")
@@ -46,7 +47,8 @@ _CUMULATE = (
     f"CASE WHEN EXISTS (SELECT 1 FROM {_TABLE} r WHERE r.key_id = k.id AND r.day = d.day) THEN 1 ELSE 0 END, "
     f"CASE WHEN EXISTS (SELECT 1 FROM {_TABLE} r WHERE r.key_id = k.id AND r.day >= d.day) THEN 1 ELSE 0 END, "
     + ", ".join(f"CAST(SUM(d.{v}) OVER w AS bigint)" for v in _V)
-    + f" FROM {_DELTA} d JOIN {_KEYS} k ON "
+    + f" FROM (SELECT day, {', '.join(_DELTA_KEY)}, {', '.join(f'SUM({v}) AS {v}' for v in _V)} FROM {_DELTA} "
+    + f"GROUP BY day, {', '.join(_DELTA_KEY)}) d JOIN {_KEYS} k ON "
     + " AND ".join(f"k.{c} = d.{c}" for c in _DELTA_KEY)
     + " WINDOW w AS (PARTITION BY k.id ORDER BY d.day ROWS UNBOUNDED PRECEDING) ORDER BY k.id, d.day"
 )
@@ -80,15 +82,21 @@ _SHIFT_ROWS = {
 }
 
 
-def _load(cur: Any, deltas: Mapping[tuple[Any, ...], Sequence[int]], pg: bool) -> None:
-    """The deltas into the scratch table: COPY on PostgreSQL, one executemany on SQLite."""
-    cur.execute(f"DROP TABLE IF EXISTS {_DELTA}")
-    cur.execute(f"DROP TABLE IF EXISTS {_CUM}")
-    cur.execute(_CREATE_DELTA)
-    cur.execute(_CREATE_CUM)
+def begin() -> None:
+    """A batch's empty scratch table of deltas (:func:`stage` adds to it, :func:`finish` applies it)."""
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {_DELTA}")
+        cur.execute(_CREATE_DELTA)
+
+
+def stage(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
+    """Add per-day deltas ``{(day, customer, partner, association_type, currency): [13 ints]}`` to
+    the batch's scratch table: COPY on PostgreSQL, one executemany on SQLite."""
+    if not deltas:
+        return
     columns = f"day, {', '.join(_DELTA_KEY)}, {', '.join(_V)}"
-    if pg:
-        with cur.cursor.copy(f"COPY {_DELTA} ({columns}) FROM STDIN") as copy:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur, cur.cursor.copy(f"COPY {_DELTA} ({columns}) FROM STDIN") as copy:
             for key, vec in deltas.items():
                 copy.write_row((*key, *vec))
         return
@@ -103,19 +111,19 @@ def _iso(day: Any) -> Any:
     return day.isoformat() if isinstance(day, dt.date) else day
 
 
-def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
-    """Add per-day deltas ``{(day, customer, partner, association_type, currency): [13 ints]}``.
+def finish() -> None:
+    """Apply the staged deltas, summed per key and day, then drop the scratch tables.
 
     For each key: rows on or after the earliest delta day are shifted by the cumulative delta,
     and a row is inserted for each delta day that has none (its value: the latest earlier row
-    plus the cumulative delta). Set-based, in a few statements over scratch tables: a batch of a
-    month touches a row per key and day, and a statement or a Python step per row is what costs.
-    """
-    if not deltas:
-        return
+    plus the cumulative delta). Set-based, in a few statements, once per batch: a batch of a
+    month touches a row per key and day, and a statement or a Python step per row is what costs;
+    applied per step of a batch whose rows come in any day order, each step shifted the rows the
+    steps before had written (at 1,000,000 rows on PostgreSQL, 23 s against 5 s once)."""
     pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
-        _load(cur, deltas, pg)
+        cur.execute(f"DROP TABLE IF EXISTS {_CUM}")
+        cur.execute(_CREATE_CUM)
         cur.execute(_ADD_KEYS)
         cur.execute(_CUMULATE)
         if pg:
@@ -125,6 +133,15 @@ def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
         cur.execute(_SHIFT_ROWS[pg])
         cur.execute(f"DROP TABLE {_DELTA}")
         cur.execute(f"DROP TABLE {_CUM}")
+
+
+def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
+    """:func:`begin`, :func:`stage` and :func:`finish` of one set of deltas."""
+    if not deltas:
+        return
+    begin()
+    stage(deltas)
+    finish()
 
 
 def _visible_from(windows: dict[int, dt.date], start: dt.date, end: dt.date) -> dict[int, dt.date]:

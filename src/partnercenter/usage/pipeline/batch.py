@@ -206,6 +206,7 @@ def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: 
     pg = w.vendor == "postgresql"
     transformer = Transformer(layout, batch.pk, customers, pg)
     chunks = Chunks(report, w, batch.pk, layout, chunk)
+    projections.begin_all()
     one_by_one = _one_by_one(layout, validator, transformer, chunks)
     if blocks and customers.load_all():
         path = columnar.BlockPath(chunks, customers, times, transformer, pg)
@@ -264,6 +265,7 @@ def _one_by_one(
 def _finish(report: Report, chunks: Chunks, batch_id: int) -> None:
     """An accepted batch: the projections, its report totals, freshness and the ledger version."""
     chunks.hand_over()
+    projections.finish_all()
     report.set_totals(chunks.totals)
     if chunks.complete_until is not None:
         freshness.advance(report.source, chunks.complete_until)

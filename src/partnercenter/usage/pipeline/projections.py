@@ -1,5 +1,6 @@
 """Derived totals kept from the line items: each a registered projection fed the new rows'
-sums per rollup key (:data:`Deltas`), in the batch's transaction.
+sums per rollup key (:data:`Deltas`), in the batch's transaction: told when the batch begins,
+given the sums in steps, told when the batch's rows are all written.
 
 * ``daily_rollups``: ``usage_dailyrollup``, the amount and line count per :data:`ROLLUP_KEY`;
 * ``running_totals``: the per-customer running totals (usage/running.py) the expenditure summary
@@ -43,10 +44,16 @@ _CREATE_DELTA_TABLE = (
 _RUNNING_OFFSETS = {c: 3 * i for i, c in enumerate(("expenditure", "refund", "adjustment", "tax"))}
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Projection:
     name: str
     apply: Callable[[Deltas], None]
+    begin: Callable[[], None] = _nothing
+    finish: Callable[[], None] = _nothing
 
 
 def _rollups_postgres(deltas: Deltas, keys: list[tuple[Any, ...]]) -> None:
@@ -92,8 +99,9 @@ def daily_rollups(deltas: Deltas) -> None:
 
 
 def running_totals(deltas: Deltas) -> None:
-    """Add the deltas to the per-customer running totals (usage/running.py): per (day, customer,
-    partner, association type, currency), each classification's split amount and the line count."""
+    """Stage the deltas for the per-customer running totals (usage/running.py, applied once the
+    batch is written): per (day, customer, partner, association type, currency), each
+    classification's split amount and the line count."""
     if not deltas:
         return
     per: dict[tuple[Any, ...], list[int]] = {}
@@ -108,18 +116,30 @@ def running_totals(deltas: Deltas) -> None:
         slot[o + 1] += hi
         slot[o + 2] += lo
         slot[12] += count
-    running.apply(per)
+    running.stage(per)
 
 
 # The names are those of usage/rebuild.py, which recomputes each projection from the line items
 # (`partnercenter rebuild-totals --only NAME`).
 PROJECTIONS: tuple[Projection, ...] = (
     Projection("daily_rollups", daily_rollups),
-    Projection("customer_totals", running_totals),
+    Projection("customer_totals", running_totals, begin=running.begin, finish=running.finish),
 )
+
+
+def begin_all() -> None:
+    """A batch begins."""
+    for projection in PROJECTIONS:
+        projection.begin()
 
 
 def apply_all(deltas: Deltas) -> None:
     """Feed one step of new rows' sums to every projection."""
     for projection in PROJECTIONS:
         projection.apply(deltas)
+
+
+def finish_all() -> None:
+    """The batch's rows are all written and their sums all fed."""
+    for projection in PROJECTIONS:
+        projection.finish()

@@ -119,7 +119,7 @@ def finish() -> None:
     plus the cumulative delta). Set-based, in a few statements, once per batch: a batch of a
     month touches a row per key and day, and a statement or a Python step per row is what costs;
     applied per step of a batch whose rows come in any day order, each step shifted the rows the
-    steps before had written (at 1,000,000 rows on PostgreSQL, 23 s against 5 s once)."""
+    steps before had written (at 1,000,000 rows on PostgreSQL, ingestion took 81 s that way and 57 s this way)."""
     pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {_CUM}")

@@ -149,72 +149,75 @@ def _customer_plan() -> list[dict[str, Any]]:
     return plan
 
 
-def _create_organisation() -> dict[str, Any]:
-    from django.db import transaction
-
+def _create_users() -> dict[str, Any]:
     from partnercenter.accounts import services as account_services
     from partnercenter.accounts.roles import Role
-    from partnercenter.core import clock
-    from partnercenter.partners import services
-    from partnercenter.partners.models import Customer, CustomerAssociation, Partner
 
-    onboard = clock.start_of_day(DATA_START - dt.timedelta(days=40)) + dt.timedelta(hours=10)
-    first_valid = clock.start_of_day(DATA_START - dt.timedelta(days=30))
-    plan = _customer_plan()
-    with clock.frozen_at(onboard), transaction.atomic():
-        services.create_partner(code=BIG, name="Big Solutions Ltd.", kind="solution_provider")
-        for code, name, kind, parent, _count, _assoc in OTHERS:
-            services.create_partner(code=code, name=name, kind=kind, parent_code=parent)
-        partners = {p.code: p for p in Partner.objects.all()}
-        users = {}
-        for uname, code, role in (
-            ("big-sp-admin", BIG, Role.ADMIN),
-            ("big-sp-am", BIG, Role.ACCOUNT_MANAGER),
-            ("big-sp-am-2", BIG, Role.ACCOUNT_MANAGER),
-            ("bench-dist-admin", "bench-dist", Role.ADMIN),
-        ):
-            # No password (None stores an unusable one without hashing): the bench signs in with force_login.
-            users[uname] = account_services.create_user(
-                username=uname,
-                password=None,  # type: ignore[arg-type]  # Django's set_password(None): unusable, no hashing
-                check_password=False,
-                partner_code=code,
-                role=role,  # type: ignore[arg-type]
-                email=f"{uname}@example.com",
-                first_name=uname,
+    users = {}
+    for uname, code, role in (
+        ("big-sp-admin", BIG, Role.ADMIN),
+        ("big-sp-am", BIG, Role.ACCOUNT_MANAGER),
+        ("big-sp-am-2", BIG, Role.ACCOUNT_MANAGER),
+        ("bench-dist-admin", "bench-dist", Role.ADMIN),
+    ):
+        # No password (None stores an unusable one without hashing): the bench signs in with force_login.
+        users[uname] = account_services.create_user(
+            username=uname,
+            password=None,  # type: ignore[arg-type]  # Django's set_password(None): unusable, no hashing
+            check_password=False,
+            partner_code=code,
+            role=role,  # type: ignore[arg-type]
+            email=f"{uname}@example.com",
+            first_name=uname,
+        )
+    return users
+
+
+def _create_customers(plan: list[dict[str, Any]], partners: dict[str, Any], first_valid: dt.datetime) -> dict[str, int]:
+    """The customers of ``plan`` and their association histories; their ids by account."""
+    from partnercenter.core import clock
+    from partnercenter.partners.models import Customer, CustomerAssociation
+
+    now = clock.now()
+    # Thousands of customers: bulk create (the services create one at a time, with an audit row each).
+    Customer.objects.bulk_create(
+        [
+            Customer(
+                account_id=account_id(p["cidx"]),
+                name=customer_name(p["cidx"]),
+                email=f"billing{p['cidx']}@example.com",
+                mobile=f"138{p['cidx']:08d}",
+                created_at=now,
             )
-        now = clock.now()
-        # Thousands of customers: bulk create (the services create one at a time, with an audit row each).
-        Customer.objects.bulk_create(
-            [
-                Customer(
-                    account_id=account_id(p["cidx"]),
-                    name=customer_name(p["cidx"]),
-                    email=f"billing{p['cidx']}@example.com",
-                    mobile=f"138{p['cidx']:08d}",
+            for p in plan
+        ],
+        batch_size=2000,
+    )
+    ids = dict(Customer.objects.values_list("account_id", "pk"))
+    day_start = {None: first_valid, MOVE_DN: clock.start_of_day(DATA_START + dt.timedelta(days=MOVE_DN)),
+                 LEAVE_DN: clock.start_of_day(DATA_START + dt.timedelta(days=LEAVE_DN))}  # fmt: skip
+    assocs = []
+    for p in plan:
+        for code, kind, frm, to in p["history"]:
+            assocs.append(
+                CustomerAssociation(
+                    customer_id=ids[account_id(p["cidx"])],
+                    partner=partners[code],
+                    association_type=kind,
+                    valid_from=day_start[frm],
+                    valid_to=None if to is None else day_start[to],
                     created_at=now,
                 )
-                for p in plan
-            ],
-            batch_size=2000,
-        )
-        ids = dict(Customer.objects.values_list("account_id", "pk"))
-        day_start = {None: first_valid, MOVE_DN: clock.start_of_day(DATA_START + dt.timedelta(days=MOVE_DN)),
-                     LEAVE_DN: clock.start_of_day(DATA_START + dt.timedelta(days=LEAVE_DN))}  # fmt: skip
-        assocs = []
-        for p in plan:
-            for code, kind, frm, to in p["history"]:
-                assocs.append(
-                    CustomerAssociation(
-                        customer_id=ids[account_id(p["cidx"])],
-                        partner=partners[code],
-                        association_type=kind,
-                        valid_from=day_start[frm],
-                        valid_to=None if to is None else day_start[to],
-                        created_at=now,
-                    )
-                )
-        CustomerAssociation.objects.bulk_create(assocs, batch_size=2000)
+            )
+    CustomerAssociation.objects.bulk_create(assocs, batch_size=2000)
+    return ids
+
+
+def _assign_managers(users: dict[str, Any]) -> None:
+    from partnercenter.core import clock
+    from partnercenter.partners import services
+    from partnercenter.partners.models import Customer
+
     # Account managers: through the service, at a moment inside the data (E3 windows cut the history).
     big_customers = list(Customer.objects.filter(account_id__in=[account_id(i) for i in range(0, BIG_CUSTOMERS)]))
     big_customers.sort(key=lambda c: c.account_id)
@@ -224,6 +227,26 @@ def _create_organisation() -> dict[str, Any]:
         admin = users["big-sp-admin"]
         services.assign_customers(actor=admin, customers=chosen[: MANAGER_CUSTOMERS[0]], manager=users["big-sp-am"])
         services.assign_customers(actor=admin, customers=chosen[MANAGER_CUSTOMERS[0] :], manager=users["big-sp-am-2"])
+
+
+def _create_organisation() -> dict[str, Any]:
+    from django.db import transaction
+
+    from partnercenter.core import clock
+    from partnercenter.partners import services
+    from partnercenter.partners.models import Partner
+
+    onboard = clock.start_of_day(DATA_START - dt.timedelta(days=40)) + dt.timedelta(hours=10)
+    first_valid = clock.start_of_day(DATA_START - dt.timedelta(days=30))
+    plan = _customer_plan()
+    with clock.frozen_at(onboard), transaction.atomic():
+        services.create_partner(code=BIG, name="Big Solutions Ltd.", kind="solution_provider")
+        for code, name, kind, parent, _count, _assoc in OTHERS:
+            services.create_partner(code=code, name=name, kind=kind, parent_code=parent)
+        partners = {p.code: p for p in Partner.objects.all()}
+        users = _create_users()
+        ids = _create_customers(plan, partners, first_valid)
+    _assign_managers(users)
     return {"plan": plan, "partners": {c: p.pk for c, p in partners.items()}, "customer_ids": ids}
 
 
@@ -263,139 +286,140 @@ def _exec(cur: Any, sql: str, params: Any = ()) -> None:
     cur.execute(sql, params)
 
 
-def load_line_items(
-    rows: int, org: dict[str, Any], month_rows: Callable[[dt.date, int], int] | None = None
-) -> dict[str, Any]:
-    """Load ``rows`` line items spread over the months in proportion to their days, or, with
-    ``month_rows``, as many as ``month_rows(month, proportional share)`` answers for each month."""
-    from django.db import connection, transaction
+def _month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
 
-    from partnercenter.core import clock
-    from partnercenter.usage import rebuild
-    from partnercenter.usage.models import Freshness, IngestBatch
 
-    sql = _Sql(connection.vendor)
+def _next_month(d: dt.date) -> dt.date:
+    return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def _ts(value: dt.datetime, pg: bool) -> Any:
+    return value if pg else value.replace(tzinfo=None).isoformat(" ")
+
+
+def _day_value(d: dt.date, pg: bool) -> Any:
+    return d if pg else d.isoformat()
+
+
+def _drop_line_indexes(cur: Any, pg: bool) -> list[tuple[str, str]]:
+    """The line items' secondary indexes, dropped for the load (created again afterwards)."""
+    if not pg:
+        cur.execute("PRAGMA cache_size = -1048576")  # 1 GiB while loading
+        cur.execute("PRAGMA temp_store = MEMORY")
+        cur.execute("PRAGMA synchronous = OFF")
+    if pg:
+        cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'usage_lineitem' AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = 'usage_lineitem'::regclass)"
+        )
+    else:
+        cur.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_lineitem' AND sql IS NOT NULL"
+        )
+    dropped = cur.fetchall()
+    for name, _ddl in dropped:
+        cur.execute(f'DROP INDEX "{name}"')
+    return list(dropped)
+
+
+def _create_scratch(cur: Any, sql: _Sql) -> None:
     pg = sql.pg
+    int_t = "bigint" if pg else "INTEGER"
+    day_t = "date" if pg else "TEXT"
+    ts_t = "timestamptz" if pg else "TEXT"
+    for ddl in (
+        sql.temp(
+            "bx_days",
+            f"dn {int_t} PRIMARY KEY, day {day_t}, month {day_t}, bp_start {ts_t}, bp_end {ts_t}, yymm TEXT",
+        ),
+        sql.temp("bx_hours", f"dn {int_t}, h {int_t}, cstart {ts_t}, cend {ts_t}, PRIMARY KEY (dn, h)"),
+        sql.temp(
+            "bx_cust",
+            f"cidx {int_t} PRIMARY KEY, account TEXT, currency TEXT, fav0 {int_t}, fav1 {int_t}, fav2 {int_t}, region {int_t}, project TEXT",
+        ),
+        sql.temp(
+            "bx_assoc",
+            f"cidx {int_t}, from_dn {int_t}, to_dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT",
+        ),
+        sql.temp(
+            "bx_product",
+            f"pidx {int_t} PRIMARY KEY, code TEXT, name TEXT, category TEXT, service_type TEXT, mode TEXT, publisher TEXT, prepaid {int_t}",
+        ),
+        sql.temp("bx_region", f"ridx {int_t} PRIMARY KEY, rid TEXT, rname TEXT"),
+        sql.temp("bx_raw", f"n {int_t} PRIMARY KEY, dn {int_t}, h {int_t}, cidx {int_t}, r1 {int_t}, r2 {int_t}"),
+        sql.temp(
+            "bx_rows",
+            f"n {int_t} PRIMARY KEY, dn {int_t}, h {int_t}, cidx {int_t}, customer_id {int_t}, partner_id {int_t}, "
+            f"assoc_type TEXT, currency TEXT, pidx {int_t}, ridx {int_t}, project TEXT, cat TEXT, cls TEXT, "
+            f"amt {int_t}, qty {int_t}",
+        ),
+    ):
+        cur.execute(ddl)
+    cur.execute("CREATE INDEX bx_assoc_c ON bx_assoc (cidx, from_dn)")
+
+
+def _fill_scratch(cur: Any, pg: bool, org: dict[str, Any], days: list[dt.date]) -> None:
+    """The calendar, customers, associations, products and regions the rows are drawn from."""
+    from partnercenter.core import clock
+
     P = "%s"  # Django cursors take %s on both engines
-    ndays = (DATA_END - DATA_START).days + 1
-    plan = org["plan"]
+    plan, partners, ids = org["plan"], org["partners"], org["customer_ids"]
     ncust = len(plan)
-    partners = org["partners"]
-    ids = org["customer_ids"]
-    tz = clock.billing_tz()
-    offsets = {dt.datetime.combine(DATA_START + dt.timedelta(days=i), dt.time(), tz).utcoffset() for i in range(ndays)}
-    assert len(offsets) == 1, "the loader assumes a billing time zone without DST"
-    t_all = time.perf_counter()
-    figures: dict[str, Any] = {}
 
     def ts(value: dt.datetime) -> Any:
-        return value if pg else value.replace(tzinfo=None).isoformat(" ")
+        return _ts(value, pg)
 
     def day_value(d: dt.date) -> Any:
-        return d if pg else d.isoformat()
+        return _day_value(d, pg)
 
-    with connection.cursor() as cur:
-        if not pg:
-            cur.execute("PRAGMA cache_size = -1048576")  # 1 GiB while loading
-            cur.execute("PRAGMA temp_store = MEMORY")
-            cur.execute("PRAGMA synchronous = OFF")
-        # Secondary indexes of the line items are dropped during the load and created afterwards.
-        if pg:
-            cur.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'usage_lineitem' AND indexname NOT IN "
-                "(SELECT conname FROM pg_constraint WHERE conrelid = 'usage_lineitem'::regclass)"
+    cur.executemany(
+        f"INSERT INTO bx_days VALUES ({P}, {P}, {P}, {P}, {P}, {P})",
+        [
+            (i, day_value(d), day_value(_month_start(d)), ts(clock.start_of_day(_month_start(d))),
+             ts(clock.start_of_day(_next_month(d))), f"{d:%y%m}")
+            for i, d in enumerate(days)
+        ],
+    )  # fmt: skip
+    cur.executemany(
+        f"INSERT INTO bx_hours VALUES ({P}, {P}, {P}, {P})",
+        [
+            (
+                i,
+                h,
+                ts(clock.start_of_day(d) + dt.timedelta(hours=h)),
+                ts(clock.start_of_day(d) + dt.timedelta(hours=h + 1)),
             )
-        else:
-            cur.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_lineitem' AND sql IS NOT NULL"
-            )
-        dropped = cur.fetchall()
-        for name, _ddl in dropped:
-            cur.execute(f'DROP INDEX "{name}"')
-        int_t = "bigint" if pg else "INTEGER"
-        day_t = "date" if pg else "TEXT"
-        ts_t = "timestamptz" if pg else "TEXT"
-        for ddl in (
-            sql.temp(
-                "bx_days",
-                f"dn {int_t} PRIMARY KEY, day {day_t}, month {day_t}, bp_start {ts_t}, bp_end {ts_t}, yymm TEXT",
-            ),
-            sql.temp("bx_hours", f"dn {int_t}, h {int_t}, cstart {ts_t}, cend {ts_t}, PRIMARY KEY (dn, h)"),
-            sql.temp(
-                "bx_cust",
-                f"cidx {int_t} PRIMARY KEY, account TEXT, currency TEXT, fav0 {int_t}, fav1 {int_t}, fav2 {int_t}, region {int_t}, project TEXT",
-            ),
-            sql.temp(
-                "bx_assoc",
-                f"cidx {int_t}, from_dn {int_t}, to_dn {int_t}, customer_id {int_t}, partner_id {int_t}, assoc_type TEXT",
-            ),
-            sql.temp(
-                "bx_product",
-                f"pidx {int_t} PRIMARY KEY, code TEXT, name TEXT, category TEXT, service_type TEXT, mode TEXT, publisher TEXT, prepaid {int_t}",
-            ),
-            sql.temp("bx_region", f"ridx {int_t} PRIMARY KEY, rid TEXT, rname TEXT"),
-            sql.temp("bx_raw", f"n {int_t} PRIMARY KEY, dn {int_t}, h {int_t}, cidx {int_t}, r1 {int_t}, r2 {int_t}"),
-            sql.temp(
-                "bx_rows",
-                f"n {int_t} PRIMARY KEY, dn {int_t}, h {int_t}, cidx {int_t}, customer_id {int_t}, partner_id {int_t}, "
-                f"assoc_type TEXT, currency TEXT, pidx {int_t}, ridx {int_t}, project TEXT, cat TEXT, cls TEXT, "
-                f"amt {int_t}, qty {int_t}",
-            ),
-        ):
-            cur.execute(ddl)
-        cur.execute("CREATE INDEX bx_assoc_c ON bx_assoc (cidx, from_dn)")
+            for i, d in enumerate(days)
+            for h in range(24)
+        ],
+    )
+    cur.executemany(
+        f"INSERT INTO bx_cust VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P})",
+        [
+            (c, account_id(c), "USD" if c % 40 == 3 else "CNY", (c * 7) % 10, (c * 7 + 3) % 10, (c * 7 + 6) % 10,
+             c % 4, PROJECTS[(c // 4) % len(PROJECTS)])
+            for c in range(ncust)
+        ],
+    )  # fmt: skip
+    cur.executemany(
+        f"INSERT INTO bx_assoc VALUES ({P}, {P}, {P}, {P}, {P}, {P})",
+        [
+            (p["cidx"], frm if frm is not None else -100000, to if to is not None else 100000,
+             ids[account_id(p["cidx"])], partners[code], kind)
+            for p in plan
+            for code, kind, frm, to in p["history"]
+        ],
+    )  # fmt: skip
+    cur.executemany(
+        f"INSERT INTO bx_product VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P})",
+        [(i, *p, 1 if p[4].startswith("prepaid") else 0) for i, p in enumerate(PRODUCTS)],
+    )
+    cur.executemany(f"INSERT INTO bx_region VALUES ({P}, {P}, {P})", [(i, *r) for i, r in enumerate(REGIONS)])
 
-        def month_start(d: dt.date) -> dt.date:
-            return d.replace(day=1)
 
-        def next_month(d: dt.date) -> dt.date:
-            return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-
-        days = [DATA_START + dt.timedelta(days=i) for i in range(ndays)]
-        cur.executemany(
-            f"INSERT INTO bx_days VALUES ({P}, {P}, {P}, {P}, {P}, {P})",
-            [
-                (i, day_value(d), day_value(month_start(d)), ts(clock.start_of_day(month_start(d))),
-                 ts(clock.start_of_day(next_month(d))), f"{d:%y%m}")
-                for i, d in enumerate(days)
-            ],
-        )  # fmt: skip
-        cur.executemany(
-            f"INSERT INTO bx_hours VALUES ({P}, {P}, {P}, {P})",
-            [
-                (
-                    i,
-                    h,
-                    ts(clock.start_of_day(d) + dt.timedelta(hours=h)),
-                    ts(clock.start_of_day(d) + dt.timedelta(hours=h + 1)),
-                )
-                for i, d in enumerate(days)
-                for h in range(24)
-            ],
-        )
-        cur.executemany(
-            f"INSERT INTO bx_cust VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P})",
-            [
-                (c, account_id(c), "USD" if c % 40 == 3 else "CNY", (c * 7) % 10, (c * 7 + 3) % 10, (c * 7 + 6) % 10,
-                 c % 4, PROJECTS[(c // 4) % len(PROJECTS)])
-                for c in range(ncust)
-            ],
-        )  # fmt: skip
-        cur.executemany(
-            f"INSERT INTO bx_assoc VALUES ({P}, {P}, {P}, {P}, {P}, {P})",
-            [
-                (p["cidx"], frm if frm is not None else -100000, to if to is not None else 100000,
-                 ids[account_id(p["cidx"])], partners[code], kind)
-                for p in plan
-                for code, kind, frm, to in p["history"]
-            ],
-        )  # fmt: skip
-        cur.executemany(
-            f"INSERT INTO bx_product VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P})",
-            [(i, *p, 1 if p[4].startswith("prepaid") else 0) for i, p in enumerate(PRODUCTS)],
-        )
-        cur.executemany(f"INSERT INTO bx_region VALUES ({P}, {P}, {P})", [(i, *r) for i, r in enumerate(REGIONS)])
-
+def _rows_sql() -> str:
+    """Each drawn row's customer, association, product, region, category, class and amount."""
     # Derived per-row values (from the stored random draws, so every expression sees the same draw).
     k = "(s.r1 % 1000)"
     cat = (
@@ -416,7 +440,7 @@ def load_line_items(
         f"(CASE WHEN {k} < 50 THEN 'tax' WHEN {k} < 70 THEN 'adjustment' "
         f"WHEN {k} < 85 THEN 'refund' ELSE 'expenditure' END)"
     )
-    rows_sql = f"""
+    return f"""
         INSERT INTO bx_rows (n, dn, h, cidx, customer_id, partner_id, assoc_type, currency, pidx, ridx, project, cat, cls, amt, qty)
         SELECT s.n, s.dn, s.h, s.cidx, s.customer_id, s.partner_id, s.assoc_type, s.currency, s.pidx, s.ridx, s.project,
                {cat}, {cls}, {amt},
@@ -432,10 +456,14 @@ def load_line_items(
             JOIN bx_assoc a ON a.cidx = r.cidx AND r.dn >= a.from_dn AND r.dn < a.to_dn
         ) s JOIN bx_product p ON p.pidx = s.pidx
     """
+
+
+def _line_sql(sql: _Sql) -> str:
+    """The line items of the drawn rows, as ingestion stores them (``__BATCH__``: the batch id)."""
     # Exactly one of the two classification checks in the sign: Usage/Purchase with a negative amount
     # is a refund (ingest._classify); credits are adjustments; taxes are taxes.
     billed = sql.amount("r.amt")
-    line_sql = f"""
+    return f"""
         INSERT INTO usage_lineitem (
             identity, batch_id, customer_id, partner_id, association_type, charge_period_start, charge_period_end,
             charge_day, charge_month, billing_period_start, billing_period_end, charge_category, charge_class,
@@ -471,83 +499,105 @@ def load_line_items(
         JOIN bx_cust c ON c.cidx = r.cidx
         ORDER BY r.dn, r.h, r.n
     """
-    # One batch per month, rows in proportion to its days.
-    months: list[tuple[dt.date, int, int]] = []  # (month, first dn, day count)
+
+
+def _month_plan(rows: int, month_rows: Callable[[dt.date, int], int] | None) -> list[tuple[dt.date, int, int, int]]:
+    """(month, its first day's number, its day count, its rows) of each month's batch: rows in
+    proportion to the month's days, or as many as ``month_rows`` answers."""
+    ndays = (DATA_END - DATA_START).days + 1
+    plan: list[tuple[dt.date, int, int, int]] = []
     d = DATA_START
     while d <= DATA_END:
-        end = min(next_month(d), DATA_END + dt.timedelta(days=1))
-        months.append((d, (d - DATA_START).days, (end - d).days))
-        d = end
-    base = 0
-    timings = {"stage": 0.0, "line_items": 0.0}
-    for i, (month, dn0, nd) in enumerate(months):
+        end = min(_next_month(d), DATA_END + dt.timedelta(days=1))
+        dn0, nd = (d - DATA_START).days, (end - d).days
         m = rows * (dn0 + nd) // ndays - rows * dn0 // ndays
-        if month_rows is not None:
-            m = month_rows(month, m)
-        with transaction.atomic(), connection.cursor() as cur:
-            started = clock.now()
-            batch = IngestBatch.objects.create(
-                source="bench-expenditure", file_name=f"bench-{month:%Y-%m}.csv", format="focus",
-                checksum=f"{i:064x}", started_at=started, finished_at=started,
-            )  # fmt: skip
-            t0 = time.perf_counter()
-            cur.execute("DELETE FROM bx_raw")
-            cur.execute("DELETE FROM bx_rows")
-            if pg:
-                cur.execute(
-                    f"INSERT INTO bx_raw SELECT {base} + i, {dn0} + {sql.rand(nd)}, {sql.rand(24)}, {sql.rand(ncust)}, "
-                    f"{sql.rand(10**9)}, {sql.rand(10**12)} FROM generate_series(0, {m - 1}) AS i"
-                )
-            else:
-                cur.execute(
-                    f"INSERT INTO bx_raw WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < {m}) "
-                    f"SELECT {base} + i, {dn0} + {sql.rand(nd)}, {sql.rand(24)}, {sql.rand(ncust)}, {sql.rand(10**9)}, "
-                    f"{sql.rand(10**12)} FROM seq"
-                )
-            cur.execute(rows_sql)
-            if pg:
-                cur.execute("ANALYZE bx_rows")
-            t1 = time.perf_counter()
-            cur.execute(line_sql.replace("__BATCH__", str(int(batch.pk))))
-            t2 = time.perf_counter()
-            # A month's sum of 10^-10 units overflows 64 bits: summed in two parts (amt = q * 10^6 + r).
-            cur.execute(
-                "SELECT currency, cls, SUM(amt / 1000000), SUM(amt - (amt / 1000000) * 1000000), COUNT(*) "
-                "FROM bx_rows GROUP BY currency, cls"
-            )
-            totals: dict[str, dict[str, Decimal]] = {}
-            stored = 0
-            for cur_code, c, q, r, n in cur.fetchall():
-                totals.setdefault(cur_code, {})[c] = Decimal(int(q) * 1_000_000 + int(r)).scaleb(-10).normalize()
-                stored += n
-            for t in totals.values():
-                for c in ("expenditure", "refund", "adjustment", "tax"):
-                    t.setdefault(c, Decimal(0))
-                t["net"] = t["expenditure"] + t["refund"] + t["adjustment"] + t["tax"]
-                t["refund"] = -t["refund"] if t["refund"] else Decimal(0)
-            IngestBatch.objects.filter(pk=batch.pk).update(
-                rows_total=stored, rows_new=stored,
-                totals={cc: {k2: format(v, "f") for k2, v in sorted(t.items())} for cc, t in sorted(totals.items())},
-                finished_at=clock.now(),
-            )  # fmt: skip
-        timings["stage"] += t1 - t0
-        timings["line_items"] += t2 - t1
-        base += m
-        _log(f"    {month:%Y-%m}: {stored:,} rows ({t2 - t0:.1f} s)")
+        plan.append((d, dn0, nd, m if month_rows is None else month_rows(d, m)))
+        d = end
+    return plan
+
+
+def _draw_month(cur: Any, sql: _Sql, base: int, dn0: int, nd: int, m: int, ncust: int) -> None:
+    """``m`` rows drawn at random over the month's days, hours and customers (numbered from ``base``)."""
+    cur.execute("DELETE FROM bx_raw")
+    cur.execute("DELETE FROM bx_rows")
+    if sql.pg:
+        cur.execute(
+            f"INSERT INTO bx_raw SELECT {base} + i, {dn0} + {sql.rand(nd)}, {sql.rand(24)}, {sql.rand(ncust)}, "
+            f"{sql.rand(10**9)}, {sql.rand(10**12)} FROM generate_series(0, {m - 1}) AS i"
+        )
+    else:
+        cur.execute(
+            f"INSERT INTO bx_raw WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < {m}) "
+            f"SELECT {base} + i, {dn0} + {sql.rand(nd)}, {sql.rand(24)}, {sql.rand(ncust)}, {sql.rand(10**9)}, "
+            f"{sql.rand(10**12)} FROM seq"
+        )
+    cur.execute(_rows_sql())
+    if sql.pg:
+        cur.execute("ANALYZE bx_rows")
+
+
+def _month_totals(cur: Any) -> tuple[dict[str, dict[str, Decimal]], int]:
+    """The drawn month's totals per currency and class, as a batch report holds them, and its rows."""
+    # A month's sum of 10^-10 units overflows 64 bits: summed in two parts (amt = q * 10^6 + r).
+    cur.execute(
+        "SELECT currency, cls, SUM(amt / 1000000), SUM(amt - (amt / 1000000) * 1000000), COUNT(*) "
+        "FROM bx_rows GROUP BY currency, cls"
+    )
+    totals: dict[str, dict[str, Decimal]] = {}
+    stored = 0
+    for cur_code, c, q, r, n in cur.fetchall():
+        totals.setdefault(cur_code, {})[c] = Decimal(int(q) * 1_000_000 + int(r)).scaleb(-10).normalize()
+        stored += n
+    for t in totals.values():
+        for c in ("expenditure", "refund", "adjustment", "tax"):
+            t.setdefault(c, Decimal(0))
+        t["net"] = t["expenditure"] + t["refund"] + t["adjustment"] + t["tax"]
+        t["refund"] = -t["refund"] if t["refund"] else Decimal(0)
+    return totals, stored
+
+
+def _load_month(sql: _Sql, i: int, plan: tuple[dt.date, int, int, int], base: int, ncust: int) -> tuple[float, float]:
+    """One month's batch of line items; the seconds it took to draw them and to store them."""
+    from django.db import connection, transaction
+
+    from partnercenter.core import clock
+    from partnercenter.usage.models import IngestBatch
+
+    month, dn0, nd, m = plan
+    with transaction.atomic(), connection.cursor() as cur:
+        started = clock.now()
+        batch = IngestBatch.objects.create(
+            source="bench-expenditure", file_name=f"bench-{month:%Y-%m}.csv", format="focus",
+            checksum=f"{i:064x}", started_at=started, finished_at=started,
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        _draw_month(cur, sql, base, dn0, nd, m, ncust)
+        t1 = time.perf_counter()
+        cur.execute(_line_sql(sql).replace("__BATCH__", str(int(batch.pk))))
+        t2 = time.perf_counter()
+        totals, stored = _month_totals(cur)
+        IngestBatch.objects.filter(pk=batch.pk).update(
+            rows_total=stored, rows_new=stored,
+            totals={cc: {k2: format(v, "f") for k2, v in sorted(t.items())} for cc, t in sorted(totals.items())},
+            finished_at=clock.now(),
+        )  # fmt: skip
+    _log(f"    {month:%Y-%m}: {stored:,} rows ({t2 - t0:.1f} s)")
+    return t1 - t0, t2 - t1
+
+
+def _finish_load(dropped: list[tuple[str, str]], pg: bool, timings: dict[str, float]) -> None:
+    """The dropped indexes created again, the scratch tables dropped, the derived totals rebuilt."""
+    from django.db import connection
+
+    from partnercenter.core import clock
+    from partnercenter.usage import rebuild
+    from partnercenter.usage.models import Freshness
+
     t0 = time.perf_counter()
     with connection.cursor() as cur:
         for _name, ddl in dropped:
             cur.execute(ddl)
-        for table in (
-            "bx_raw",
-            "bx_rows",
-            "bx_days",
-            "bx_hours",
-            "bx_cust",
-            "bx_assoc",
-            "bx_product",
-            "bx_region",
-        ):
+        for table in ("bx_raw", "bx_rows", "bx_days", "bx_hours", "bx_cust", "bx_assoc", "bx_product", "bx_region"):
             cur.execute(f"DROP TABLE {table}")
     timings["indexes"] = time.perf_counter() - t0
     # The derived totals as the product defines them: rebuilt from the line items just loaded.
@@ -559,42 +609,60 @@ def load_line_items(
         source="bench-expenditure",
         defaults={"complete_until": clock.start_of_day(DATA_END + dt.timedelta(days=1)), "updated_at": now_utc()},
     )
-    if pg:
-        t0 = time.perf_counter()
-        with connection.cursor() as cur:
-            # A bulk load is followed by autovacuum's ANALYZE in production; done here explicitly.
-            cur.execute("VACUUM ANALYZE usage_lineitem")
-            cur.execute("VACUUM ANALYZE usage_dailyrollup")
-            cur.execute("VACUUM ANALYZE usage_customertotalkey")
-            cur.execute("VACUUM ANALYZE usage_customerrunningtotal")
-        timings["analyze"] = time.perf_counter() - t0
-    else:
-        with connection.cursor() as cur:
+    with connection.cursor() as cur:
+        if not pg:
             cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    figures["load_seconds"] = round(time.perf_counter() - t_all, 1)
-    figures["load_parts_seconds"] = {k2: round(v, 1) for k2, v in timings.items()}
-    return figures
+            return
+        t0 = time.perf_counter()
+        # A bulk load is followed by autovacuum's ANALYZE in production; done here explicitly.
+        for table in ("usage_lineitem", "usage_dailyrollup", "usage_customertotalkey", "usage_customerrunningtotal"):
+            cur.execute(f"VACUUM ANALYZE {table}")
+        timings["analyze"] = time.perf_counter() - t0
 
 
-def check_data(sample: int = 6) -> dict[str, Any]:
-    """The loaded shapes agree with the line items: summary and rollups vs Decimal sums of billed_cost."""
+def load_line_items(
+    rows: int, org: dict[str, Any], month_rows: Callable[[dt.date, int], int] | None = None
+) -> dict[str, Any]:
+    """Load ``rows`` line items spread over the months in proportion to their days, or, with
+    ``month_rows``, as many as ``month_rows(month, proportional share)`` answers for each month."""
     from django.db import connection
-    from django.db.models import Count
 
-    from partnercenter.accounts.models import User
     from partnercenter.core import clock
-    from partnercenter.core.money import CONTEXT, canonical
-    from partnercenter.expenditure import selectors
-    from partnercenter.partners.models import Customer, Partner
-    from partnercenter.usage.models import CustomerRunningTotal, DailyRollup, LineItem
 
-    admin = User.objects.get(username="big-sp-admin")
-    big = Partner.objects.get(code=BIG)
-    rng = random.Random(11)
-    picks = [rng.randrange(0, 4960), MOVERS[3], LEAVERS[2], 3, 43, rng.randrange(0, 4960)][:sample]  # 3, 43: USD
-    start, end = DATA_START + dt.timedelta(days=150), DATA_END - dt.timedelta(days=2)
-    problems: list[str] = []
-    checked_rows = 0
+    sql = _Sql(connection.vendor)
+    ndays = (DATA_END - DATA_START).days + 1
+    tz = clock.billing_tz()
+    offsets = {dt.datetime.combine(DATA_START + dt.timedelta(days=i), dt.time(), tz).utcoffset() for i in range(ndays)}
+    assert len(offsets) == 1, "the loader assumes a billing time zone without DST"
+    t_all = time.perf_counter()
+    with connection.cursor() as cur:
+        # Secondary indexes of the line items are dropped during the load and created afterwards.
+        dropped = _drop_line_indexes(cur, sql.pg)
+        _create_scratch(cur, sql)
+        _fill_scratch(cur, sql.pg, org, [DATA_START + dt.timedelta(days=i) for i in range(ndays)])
+    timings = {"stage": 0.0, "line_items": 0.0}
+    base = 0
+    for i, plan in enumerate(_month_plan(rows, month_rows)):
+        stage, lines = _load_month(sql, i, plan, base, len(org["plan"]))
+        timings["stage"] += stage
+        timings["line_items"] += lines
+        base += plan[3]
+    _finish_load(dropped, sql.pg, timings)
+    return {
+        "load_seconds": round(time.perf_counter() - t_all, 1),
+        "load_parts_seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
+
+
+_ROLLUP_CHECK = ("partner_id", "service_name", "region_id", "x_project", "x_billing_mode", "classification")
+
+
+def _summary_by_customer(admin: Any, start: dt.date, end: dt.date) -> tuple[Any, dict[str, dict[str, Decimal]]]:
+    """The expenditure summary over the period and its totals per account."""
+    from partnercenter.core import clock
+    from partnercenter.core.money import CONTEXT
+    from partnercenter.expenditure import selectors
+
     with clock.frozen_at(now_utc()):
         s = selectors.summary(admin, selectors.SummaryFilter(start=start, end=end), limit=100_000)
     by_customer: dict[str, dict[str, Decimal]] = {}
@@ -604,50 +672,53 @@ def check_data(sample: int = 6) -> dict[str, Any]:
         )
         for k in t:
             t[k] = CONTEXT.add(t[k], getattr(r, k))
-    for cidx in picks:
-        cust = Customer.objects.get(account_id=account_id(cidx))
-        expected = {k: Decimal(0) for k in ("expenditure", "refund", "adjustment", "tax")}
-        qs = LineItem.objects.filter(
-            customer=cust, partner=big, charge_day__gte=start, charge_day__lte=min(end, s.period.end)
-        )
-        for billed, cls in qs.values_list("billed_cost", "classification"):
-            expected[cls] = CONTEXT.add(expected[cls], billed)
-            checked_rows += 1
-        expected["net"] = sum(expected.values(), Decimal(0))
-        expected["refund"] = -expected["refund"]
-        got = by_customer.get(cust.account_id, {k: Decimal(0) for k in expected})
-        if any(got[k] != expected[k] for k in expected):
-            problems.append(f"summary of {cust.account_id}: {got} != {expected}")
-        # Rollups equal the line items, per day and key, for this customer (all partners).
-        li: dict[tuple[Any, ...], Decimal] = {}
-        for row in LineItem.objects.filter(customer=cust).values_list(
-            "charge_day",
-            "partner_id",
-            "service_name",
-            "region_id",
-            "x_project",
-            "x_billing_mode",
-            "classification",
-            "billed_cost",
-        ):
-            key = row[:7]
-            li[key] = CONTEXT.add(li.get(key, Decimal(0)), row[7])
-        ru = {
-            r[:7]: r[7]
-            for r in DailyRollup.objects.filter(customer=cust).values_list(
-                "day",
-                "partner_id",
-                "service_name",
-                "region_id",
-                "x_project",
-                "x_billing_mode",
-                "classification",
-                "amount",
-            )
-        }
-        if li != ru:
-            problems.append(f"rollups of {cust.account_id} differ from its line items ({len(li)} vs {len(ru)} keys)")
-    # Totals per customer-day row count equal line counts.
+    return s, by_customer
+
+
+def _check_customer_summary(
+    cust: Any, big: Any, start: dt.date, end: dt.date, got: dict[str, Decimal] | None
+) -> tuple[str | None, int]:
+    """A problem if the summary's totals of ``cust`` differ from the Decimal sums of its line
+    items, and how many line items were summed."""
+    from partnercenter.core.money import CONTEXT
+    from partnercenter.usage.models import LineItem
+
+    expected = {k: Decimal(0) for k in ("expenditure", "refund", "adjustment", "tax")}
+    qs = LineItem.objects.filter(customer=cust, partner=big, charge_day__gte=start, charge_day__lte=end)
+    rows = 0
+    for billed, cls in qs.values_list("billed_cost", "classification"):
+        expected[cls] = CONTEXT.add(expected[cls], billed)
+        rows += 1
+    expected["net"] = sum(expected.values(), Decimal(0))
+    expected["refund"] = -expected["refund"]
+    got = got or {k: Decimal(0) for k in expected}
+    if any(got[k] != expected[k] for k in expected):
+        return f"summary of {cust.account_id}: {got} != {expected}", rows
+    return None, rows
+
+
+def _check_customer_rollups(cust: Any) -> str | None:
+    """A problem if the rollups of ``cust`` (all partners) differ from its line items, per day and key."""
+    from partnercenter.core.money import CONTEXT
+    from partnercenter.usage.models import DailyRollup, LineItem
+
+    li: dict[tuple[Any, ...], Decimal] = {}
+    for row in LineItem.objects.filter(customer=cust).values_list("charge_day", *_ROLLUP_CHECK, "billed_cost"):
+        key = row[:7]
+        li[key] = CONTEXT.add(li.get(key, Decimal(0)), row[7])
+    ru = {r[:7]: r[7] for r in DailyRollup.objects.filter(customer=cust).values_list("day", *_ROLLUP_CHECK, "amount")}
+    if li != ru:
+        return f"rollups of {cust.account_id} differ from its line items ({len(li)} vs {len(ru)} keys)"
+    return None
+
+
+def _check_counts(problems: list[str]) -> tuple[int, int, int]:
+    """Line items, rollups and running totals hold the same lines; their row counts."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from partnercenter.usage.models import CustomerRunningTotal, LineItem
+
     n_li = LineItem.objects.count()
     n_cdt = CustomerRunningTotal.objects.aggregate(n=Count("id"))["n"]
     with connection.cursor() as cur:
@@ -661,7 +732,15 @@ def check_data(sample: int = 6) -> dict[str, Any]:
         ru_lines, n_ru = (int(v) for v in cur.fetchone())
     if not (cdt_lines == ru_lines == n_li):
         problems.append(f"line counts differ: line items {n_li}, rollups {ru_lines}, running totals {cdt_lines}")
-    # Stored texts and classifications on a sample.
+    return n_li, n_ru, n_cdt
+
+
+def _check_sample(problems: list[str]) -> int:
+    """Stored texts and classifications on a sample of the line items; its size."""
+    from django.db import connection
+
+    from partnercenter.core.money import canonical
+
     with connection.cursor() as cur:
         cur.execute(
             "SELECT billed_cost, classification, charge_category, list_cost, effective_cost FROM usage_lineitem "
@@ -677,6 +756,31 @@ def check_data(sample: int = 6) -> dict[str, Any]:
             problems.append(f"classification {cls} for {cat} {billed}")
         if (lc is not None) != (cls == "expenditure"):
             problems.append(f"list cost {lc!r} for {cls}")
+    return len(sample_rows)
+
+
+def check_data(sample: int = 6) -> dict[str, Any]:
+    """The loaded shapes agree with the line items: summary and rollups vs Decimal sums of billed_cost."""
+    from partnercenter.accounts.models import User
+    from partnercenter.partners.models import Customer, Partner
+
+    admin = User.objects.get(username="big-sp-admin")
+    big = Partner.objects.get(code=BIG)
+    rng = random.Random(11)
+    picks = [rng.randrange(0, 4960), MOVERS[3], LEAVERS[2], 3, 43, rng.randrange(0, 4960)][:sample]  # 3, 43: USD
+    start, end = DATA_START + dt.timedelta(days=150), DATA_END - dt.timedelta(days=2)
+    problems: list[str] = []
+    checked_rows = 0
+    s, by_customer = _summary_by_customer(admin, start, end)
+    for cidx in picks:
+        cust = Customer.objects.get(account_id=account_id(cidx))
+        found, rows = _check_customer_summary(
+            cust, big, start, min(end, s.period.end), by_customer.get(cust.account_id)
+        )
+        checked_rows += rows
+        problems += [p for p in (found, _check_customer_rollups(cust)) if p]
+    n_li, n_ru, n_cdt = _check_counts(problems)
+    n_sample = _check_sample(problems)
     if problems:
         for p in problems[:20]:
             _log("  CHECK FAILED: " + p)
@@ -687,7 +791,7 @@ def check_data(sample: int = 6) -> dict[str, Any]:
         "running_totals": n_cdt,
         "checked_customers": len(picks),
         "checked_line_items": checked_rows,
-        "checked_sample": len(sample_rows),
+        "checked_sample": n_sample,
     }
 
 

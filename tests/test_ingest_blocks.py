@@ -45,7 +45,7 @@ SMALL_BLOCK = 4096  # a few sample rows a block: the two paths alternate within 
 BLOCKS = "blocks"  # every block taken column-wise
 MIXED = "mixed"  # some blocks taken column-wise, some handed to the row path
 REFUSED = "refused"  # no block taken: the row path reported the problems
-ROWS = "rows"  # the csv module's pass refused the file: the row path took all of it
+ROWS = "rows"  # the csv module's pass refused the file: the row path took all of it (again)
 NO_ROWS = "no rows"  # read column-wise, but there was nothing to take
 UNLOADED = "unloaded"  # too many customers to load them all first: the row path took all of it
 FELL_BACK = "fell back"  # blocks taken, then pyarrow could not read on: the row path took it all again
@@ -140,9 +140,12 @@ def _count_blocks(monkeypatch: pytest.MonkeyPatch) -> Taken:
     readable, record_batches = columnar.readable, columnar.record_batches
     prepare, take = columnar.BlockPath.prepare, columnar.BlockPath.take
 
-    def counted_readable(source: Any, width: int) -> bool:
-        taken.readable.append(readable(source, width))
-        return taken.readable[-1]
+    def counted_readable(source: Any, width: int) -> Any:
+        # The check runs beside the blocks; asked here at once, its answer is known whatever
+        # happens to the blocks after (it is asked again, with the same answer, after the last).
+        check = readable(source, width)
+        taken.readable.append(check is not None and check.passed())
+        return check
 
     def counted_prepare(self: Any, *args: Any) -> Any:
         try:
@@ -178,7 +181,8 @@ def _count_blocks(monkeypatch: pytest.MonkeyPatch) -> Taken:
 
 def _check_taken(taken: Taken, expect: str) -> None:
     if expect == ROWS:
-        assert taken.readable == [False] and (taken.blocks, taken.refused) == (0, 0)
+        # Blocks may have been taken beside the check: its answer undid them.
+        assert taken.readable == [False]
         return
     assert taken.readable == [True]
     assert taken.raised == 0, taken
@@ -594,10 +598,13 @@ INVALID = {
 }
 
 
-def test_nul_character(monkeypatch, tmp_path):
-    """A NUL character anywhere in the file: the row path takes all of it and names the cell."""
-    report = same_both_ways(edited(tmp_path, 12, {3: {"ChargeDescription": "before\x00after"}}), monkeypatch, ROWS)
-    assert [(e[0], e[1]) for e in _errors(report)] == [(5, "ChargeDescription")]
+@pytest.mark.parametrize("at", [3, 70])
+def test_nul_character(monkeypatch, small_blocks, tmp_path, at):
+    """A NUL character anywhere in the file: the row path takes all of it and names the cell
+    (blocks taken before the csv module's check answered are undone; the block holding the NUL
+    is never written: PostgreSQL would refuse it)."""
+    report = same_both_ways(edited(tmp_path, 80, {at: {"ChargeDescription": "before\x00after"}}), monkeypatch, ROWS)
+    assert [(e[0], e[1]) for e in _errors(report)] == [(at + 2, "ChargeDescription")]
 
 
 @pytest.mark.parametrize("quantity", ["1E+23", "100000000000000000000000", "1e23"])
@@ -792,3 +799,32 @@ def test_accounts_written_with_spaces(monkeypatch, tmp_path, preload):
     bad = edited(tmp_path, 20, {7: {"SubAccountId": "2000000000 11"}})
     unknown = same_both_ways(bad, monkeypatch, REFUSED if preload else UNLOADED)
     assert unknown["unknown_accounts"] == ["2000000000 11"]
+
+
+# --- the csv module's check, beside the blocks -----------------------------------------------------
+
+
+def test_the_csv_check_runs_in_a_process_of_its_own(tmp_path, monkeypatch):
+    """``formats.reads_whole`` in its own process: its answer, and any other ending is a no."""
+    header, rows = sample(12)
+    path = write(tmp_path / "twelve.csv", header, rows)
+    assert columnar.ReadCheck(path, len(header)).passed() is True
+    assert columnar.ReadCheck(path, len(header) + 1).passed() is False
+    assert columnar.ReadCheck(tmp_path / "gone.csv", len(header)).passed() is False
+    failing = tmp_path / "failing"
+    failing.write_text("#!/bin/sh\nexit 3\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(columnar.sys, "executable", str(failing))
+    assert columnar.ReadCheck(path, len(header)).passed() is False
+
+
+def test_a_check_still_running_is_stopped(tmp_path, monkeypatch):
+    header, rows = sample(3)
+    path = write(tmp_path / "three.csv", header, rows)
+    slow = tmp_path / "slow"
+    slow.write_text("#!/bin/sh\nsleep 60\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(columnar.sys, "executable", str(slow))
+    check = columnar.ReadCheck(path, len(header))
+    check.close()
+    assert check.passed() is False

@@ -238,6 +238,27 @@ def open_text(path: Path) -> IO[str]:
     return stream
 
 
+def reads_whole(path: Path, width: int) -> bool:
+    """Whether Python's csv module (the row path's reader) reads the CSV file at ``path`` to its
+    end with every row ``width`` wide, and the file holds no NUL character (the row path names
+    the row and column of one). Run in a process of its own while a batch is ingested
+    (``python -m partnercenter.usage.formats PATH WIDTH``: exit status 0 when it does)."""
+    try:
+        with open_binary(path) as raw:
+            while chunk := raw.read(1 << 24):
+                if b"\x00" in chunk:
+                    return False
+        with open_text(path) as stream:
+            reader = csv.reader(stream, strict=True)
+            next(reader, None)
+            for row in reader:
+                if len(row) != width:
+                    return False
+    except (csv.Error, ValueError, OSError, EOFError, zlib.error):
+        return False
+    return True
+
+
 def open_path(path: Path) -> tuple[Source, IO[Any] | None]:
     """Open a file by its name: .csv, .csv.gz, .parquet, .json, .ndjson/.jsonl (optionally .gz)."""
     name = path.name.lower()
@@ -272,3 +293,9 @@ def from_records(records: Iterable[dict[str, Any]]) -> Source:
 
 def from_ndjson_bytes(body: bytes) -> Source:
     return _records_source(_ndjson_records(io.StringIO(body.decode("utf-8"))))
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(0 if reads_whole(Path(sys.argv[1]), int(sys.argv[2])) else 1)

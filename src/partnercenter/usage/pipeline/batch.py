@@ -166,21 +166,29 @@ def run(
         report.error(1, ", ".join(missing), f"missing required column(s): {', '.join(missing)}")
         return report
     layout = read.layout(source.header, fmt)
-    blocks = columnar.applies(layout) and columnar.readable(source, layout.width)
+    check = columnar.readable(source, layout.width) if columnar.applies(layout) else None
     try:
-        return _attempt(source, layout, report, actor, chunk, blocks)
+        return _attempt(source, layout, report, actor, chunk, check)
     except columnar.Unsupported:
         # The file read differently column-wise after all: all of it again, row by row.
         report = Report(source=source_name, file_name=file_name, format=fmt, checksum=checksum)
-        return _attempt(source, layout, report, actor, chunk, False)
+        return _attempt(source, layout, report, actor, chunk, None)
+    finally:
+        if check:
+            check.close()
 
 
 def _attempt(
-    source: formats.Source, layout: read.Layout, report: Report, actor: Any, chunk: int, blocks: bool
+    source: formats.Source,
+    layout: read.Layout,
+    report: Report,
+    actor: Any,
+    chunk: int,
+    check: columnar.ReadCheck | None,
 ) -> Report:
     try:
         with transaction.atomic(), write.sqlite_page_cache():
-            _ingest(source, layout, report, actor, chunk, blocks)
+            _ingest(source, layout, report, actor, chunk, check)
             if not report.accepted:
                 raise _Rollback
     except _Rollback:
@@ -188,7 +196,14 @@ def _attempt(
     return report
 
 
-def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: Any, chunk: int, blocks: bool) -> None:
+def _ingest(
+    source: formats.Source,
+    layout: read.Layout,
+    report: Report,
+    actor: Any,
+    chunk: int,
+    check: columnar.ReadCheck | None,
+) -> None:
     w = write.writer()
     w.lock()
     now = clock.now()
@@ -208,9 +223,9 @@ def _ingest(source: formats.Source, layout: read.Layout, report: Report, actor: 
     chunks = Chunks(report, w, batch.pk, layout, chunk)
     projections.begin_all()
     one_by_one = _one_by_one(layout, validator, transformer, chunks)
-    if blocks and customers.load_all():
+    if check and customers.load_all():
         path = columnar.BlockPath(chunks, customers, times, transformer, pg)
-        report.rows_total = columnar.each_block(source, layout, path, one_by_one)
+        report.rows_total = columnar.each_block(source, layout, path, one_by_one, check)
     else:
         report.rows_total = _each_row(source, one_by_one)
     report.unknown_accounts = sorted(validator.unknown)

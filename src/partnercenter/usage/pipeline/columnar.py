@@ -11,11 +11,13 @@ Native batches keep the row path: their repeated line ids are compared row by ro
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import zlib
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -47,30 +49,39 @@ class Unsupported(Exception):
     """The block path cannot read this source the way the row path does: the row path takes it."""
 
 
-def readable(source: formats.Source, width: int) -> bool:
-    """Whether the block path may read ``source`` from its file: a CSV file that Python's csv
-    module (the row path's reader) reads to its end with every row ``width`` wide.
+class ReadCheck:
+    """:func:`formats.reads_whole` of a file, run in a process of its own while the blocks are
+    read (the csv module's pass over the file would otherwise take a tenth of the ingesting
+    process's time); :func:`each_block` asks for its answer once every block is taken, before
+    anything is committed."""
 
-    pyarrow's CSV parser differs from it only on input the csv module refuses or reads as a row
-    of another width (text after a closing quote, blank lines), so one pass of the csv module
-    over the file first makes the two read the same fields."""
+    def __init__(self, path: Path, width: int) -> None:
+        root = str(Path(formats.__file__).resolve().parents[2])  # the directory holding partnercenter
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", "partnercenter.usage.formats", str(path), str(width)]
+        self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)  # noqa: S603
+
+    def passed(self) -> bool:
+        """Whether the file reads whole (any other ending of the process: it does not)."""
+        return self._process.wait() == 0
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
+def readable(source: formats.Source, width: int) -> ReadCheck | None:
+    """The check that the block path may read ``source`` as the row path does, started; None when
+    it cannot at all (not a file, a header with a line break).
+
+    pyarrow's CSV parser differs from Python's csv module only on input the csv module refuses or
+    reads as a row of another width (text after a closing quote, blank lines), so one pass of the
+    csv module over the file makes the two read the same fields."""
     path = getattr(source, "path", None)
     if path is None or any("\n" in h or "\r" in h for h in source.header):
-        return False
-    try:
-        with formats.open_binary(path) as raw:
-            while chunk := raw.read(1 << 24):
-                if b"\x00" in chunk:
-                    return False  # the row path names the row and column of a NUL character
-        with formats.open_text(path) as stream:
-            reader = csv.reader(stream, strict=True)
-            next(reader, None)
-            for row in reader:
-                if len(row) != width:
-                    return False
-    except (csv.Error, ValueError, OSError, EOFError, zlib.error):
-        return False
-    return True
+        return None
+    return ReadCheck(path, width)
 
 
 def record_batches(source: formats.Source, width: int) -> Iterator[pa.RecordBatch]:
@@ -118,6 +129,13 @@ class Block:
         return self.cols[i] if i < self.layout.width else self.empty
 
 
+def _nul_in(column: pa.Array) -> bool:
+    """Whether the column's text may hold a NUL character (the row path names its row and
+    column; PostgreSQL refuses it). One search of the whole data buffer."""
+    data = column.buffers()[2]
+    return data is not None and b"\x00" in data.to_pybytes()
+
+
 class Checks:
     """The block's rules; each returns False when the block must take the row path."""
 
@@ -128,7 +146,8 @@ class Checks:
 
     def run(self, b: Block) -> bool:
         return (
-            self.accounts(b)
+            not any(_nul_in(c) for c in b.cols)
+            and self.accounts(b)
             and bool(pc.all(pc.is_in(b.col("category"), value_set=pa.array(sorted(CATEGORIES)))).as_py())
             and self.amounts(b)
             and self.currency(b)
@@ -308,7 +327,26 @@ class BlockPath:
         table, end = prepared
         if self.chunks.complete_until is None or end > self.chunks.complete_until:
             self.chunks.complete_until = end
-        self._write(self._fresh(table))
+        if self.pg:
+            self._write(self._fresh(table))
+        elif table.num_rows:
+            self._prepare_write(table)
+            self._counted(self._inserted(table))
+
+    def _inserted(self, table: pa.Table) -> pa.Table:
+        """SQLite: the block inserted whole, rows already stored (or earlier in the block) passed
+        over by the identity's unique index; the rows that went in, the others count as present."""
+        w = self.chunks.writer
+        last, n = w.insert_new(zip(*(table.column(c).to_pylist() for c in LINE_COLUMNS), strict=True))
+        self.report.rows_present += table.num_rows - n
+        if n == table.num_rows:
+            return table
+        new = w.identities_after(last)
+        keep = []
+        for identity in table.column("identity").to_pylist():
+            keep.append(identity in new)
+            new.discard(identity)  # a row repeated in the block went in once: its first time
+        return table.filter(pa.array(keep, pa.bool_()))
 
     def _fresh(self, table: pa.Table) -> pa.Table:
         """The rows not stored yet (nor earlier in the block); the others count as present."""
@@ -326,17 +364,24 @@ class BlockPath:
         return new
 
     def _write(self, new: pa.Table) -> None:
+        """PostgreSQL: the block's new rows (:meth:`_fresh`) by COPY."""
         if not new.num_rows:
             return
-        months = set(pc.unique(new.column("month")).to_pylist()) - self.months
+        self._prepare_write(new)
+        _copy_postgres(self.chunks.writer, new)
+        self._counted(new)
+
+    def _prepare_write(self, rows: pa.Table) -> None:
+        months = set(pc.unique(rows.column("month")).to_pylist()) - self.months
         if months:
             partitioning.ensure_months(months)
             self.months |= months
         self.chunks.make_room()
-        if self.pg:
-            _copy_postgres(self.chunks.writer, new)
-        else:
-            self.chunks.writer.insert(list(zip(*(new.column(c).to_pylist() for c in LINE_COLUMNS), strict=True)))
+
+    def _counted(self, new: pa.Table) -> None:
+        """The new rows' sums and the batch's counts."""
+        if not new.num_rows:
+            return
         self._sums(new)
         self.report.rows_new += new.num_rows
         self.report.rows_corrections += pc.sum(pc.cast(new.column("is_correction"), pa.int64())).as_py() or 0
@@ -383,9 +428,10 @@ def _copy_postgres(w: Any, new: pa.Table) -> None:
 OneByOne = Callable[[Iterable[tuple[int, list[str]]], Any], None]
 
 
-def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_one: OneByOne) -> int:
+def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_one: OneByOne, check: ReadCheck) -> int:
     """Every row through the block path, or the row path for a block it cannot show valid (and
-    for everything after a problem); the number of rows read."""
+    for everything after a problem); the number of rows read. Raises :class:`Unsupported` when
+    ``check`` finds that the csv module reads the file otherwise (the row path then takes it all)."""
     row_no = source.first_row
     report, chunks = path.report, path.chunks
 
@@ -413,6 +459,8 @@ def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_o
             if report.accepted:
                 chunks.flush()  # its rows before the next block's: ids keep the file's order
         row_no += n
+    if not check.passed():
+        raise Unsupported("the csv module does not read the file whole at the header's width")
     return row_no - source.first_row
 
 

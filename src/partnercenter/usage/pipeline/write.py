@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -70,6 +70,24 @@ class SqliteWriter(Writer):
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             self.raw.executemany(self.insert_sql, rows)
+
+    def insert_new(self, rows: Iterable[tuple[Any, ...]]) -> tuple[int, int]:
+        """Add the line items whose identity is not stored yet (nor earlier in ``rows``): the
+        unique index finds them, instead of a query before the insert. Returns the last id
+        before them and how many went in (the ids after it are theirs: ids only grow, and this
+        writer holds the database's write lock)."""
+        last = self.raw.execute("SELECT COALESCE(MAX(id), 0) FROM usage_lineitem").fetchone()[0]
+        before = self.raw.total_changes
+        self.raw.executemany(self._insert_new_sql, rows)
+        return last, self.raw.total_changes - before
+
+    def identities_after(self, last_id: int) -> set[bytes]:
+        """The identities of the line items with an id after ``last_id``."""
+        cur = self.raw.execute("SELECT identity FROM usage_lineitem WHERE id > ?", [last_id])
+        return {bytes(r[0]) for r in cur}
+
+    # Only a clash on the identity is passed over: any other constraint still fails the batch.
+    _insert_new_sql = f"{insert_sql} ON CONFLICT (identity) DO NOTHING"
 
 
 class PostgresWriter(Writer):

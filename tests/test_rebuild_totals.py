@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 
 from partnercenter import cli
 from partnercenter.core.money import join
-from partnercenter.usage import rebuild, services
+from partnercenter.usage import formats, rebuild, services
 from partnercenter.usage.ingest import _ADVISORY_LOCK_KEY, ledger_version
 from partnercenter.usage.models import CustomerRunningTotal, CustomerTotalKey, DailyRollup
 from tests.test_usage_ingest import record, rollups_by_key
@@ -175,3 +175,31 @@ def test_rebuild_holds_the_ingestion_lock_until_commit(ledger):
     after.join()
     assert got == [False, True]
     assert derived() == (expected_rollups(ledger), expected_running(ledger))
+
+
+def test_a_batch_in_steps_gives_the_totals_of_a_rebuild(org, monkeypatch):
+    """Rows written one at a time with their sums handed over at every write: the same rollup
+    key and customer day reach the projections in several steps, summed once the batch is
+    written; the totals are those a rebuild computes, and the exact expected ones."""
+    from partnercenter.usage.pipeline import batch
+
+    monkeypatch.setattr(batch, "ROLLUP_FLUSH", 1)
+    recs = [
+        record("s1", "a1", "0.5", "2026-03-10T01:00:00+00:00"),
+        record("s2", "a1", "0.25", "2026-03-10T02:00:00+00:00"),
+        record("s3", "a1", "-0.125", "2026-03-10T03:00:00+00:00"),
+        record("s4", "a1", "1.000000000000001", "2026-03-09T04:00:00+00:00"),
+        record("s5", "a1", "0.5", "2026-03-10T05:00:00+00:00"),
+    ]
+    source = formats.from_records(recs)
+    report = batch.run(source, fmt=formats.NATIVE, source_name="t", file_name="", checksum="", chunk=1)
+    assert report.accepted, report.errors
+    after_ingestion = derived()
+    assert after_ingestion[0] == {
+        _key(org, "a1", D9, "expenditure"): (Decimal("1.000000000000001"), 1),
+        _key(org, "a1", D10, "expenditure"): (Decimal("1.25"), 3),
+        _key(org, "a1", D10, "refund"): (Decimal("-0.125"), 1),
+    }
+    wipe_derived()
+    rebuild.rebuild_totals()
+    assert derived() == after_ingestion

@@ -37,10 +37,28 @@ Deltas = dict[tuple[Any, ...], list[Any]]
 
 _COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count"))
 _KEY = ", ".join(ROLLUP_KEY)
-_CREATE_DELTA_TABLE = (
-    f"CREATE TEMP TABLE IF NOT EXISTS pc_rollup_delta ON COMMIT DROP AS SELECT {_COLS} "  # noqa: S608
-    "FROM usage_dailyrollup WITH NO DATA"
-)
+_DELTA = "pc_rollup_delta"
+_CREATE_DELTA = {
+    "postgresql": f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS SELECT {_COLS} FROM usage_dailyrollup WITH NO DATA",  # noqa: S608
+    # No declared types: SQLite keeps each value as it is bound (an amount's text stays text).
+    "sqlite": f"CREATE TEMP TABLE {_DELTA} ({_COLS})",
+}
+# One statement when the batch's rows are all written: the steps' deltas summed per key and added
+# in key order, so that the rollups' unique index is walked once from left to right (a step at a
+# time, each step's keys spread over the whole index).
+_APPLY_DELTAS = {
+    "postgresql": (
+        f"INSERT INTO usage_dailyrollup ({_COLS}) SELECT {_KEY}, SUM(amount), SUM(line_count) FROM {_DELTA} "  # noqa: S608
+        f"GROUP BY {_KEY} ORDER BY {_KEY} ON CONFLICT ({_KEY}) DO UPDATE SET "
+        "amount = usage_dailyrollup.amount + excluded.amount, line_count = usage_dailyrollup.line_count + excluded.line_count"
+    ),
+    "sqlite": (
+        f"INSERT INTO usage_dailyrollup ({_COLS}) SELECT {_KEY}, exact_sum(amount), SUM(line_count) FROM {_DELTA} "  # noqa: S608
+        # WHERE: SQLite reads ON CONFLICT after a bare SELECT ... FROM as a join constraint.
+        f"WHERE 1 = 1 GROUP BY {_KEY} ORDER BY {_KEY} ON CONFLICT ({_KEY}) DO UPDATE SET "
+        "amount = exact_add(amount, excluded.amount), line_count = line_count + excluded.line_count"
+    ),
+}
 _RUNNING_OFFSETS = {c: 3 * i for i, c in enumerate(("expenditure", "refund", "adjustment", "tax"))}
 
 
@@ -56,46 +74,39 @@ class Projection:
     finish: Callable[[], None] = _nothing
 
 
-def _rollups_postgres(deltas: Deltas, keys: list[tuple[Any, ...]]) -> None:
-    # COPY into a scratch table, then one INSERT ... ON CONFLICT: a statement per key costs a
-    # round trip each.
-    with connection.connection.cursor() as cur:
-        cur.execute(_CREATE_DELTA_TABLE)
-        cur.execute("TRUNCATE pc_rollup_delta")
-        with cur.copy(f"COPY pc_rollup_delta ({_COLS}) FROM STDIN") as copy:
-            for k in keys:
-                v = deltas[k]
-                copy.write_row((*k, v[0], v[1]))
-        cur.execute(
-            f"INSERT INTO usage_dailyrollup ({_COLS}) SELECT {_COLS} FROM pc_rollup_delta "  # noqa: S608
-            f"ON CONFLICT ({_KEY}) DO UPDATE SET amount = usage_dailyrollup.amount + excluded.amount, "
-            "line_count = usage_dailyrollup.line_count + excluded.line_count"
-        )
+def _rollups_begin() -> None:
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {_DELTA}")
+        cur.execute(_CREATE_DELTA[connection.vendor])
 
 
-def _rollups_sqlite(deltas: Deltas, keys: list[tuple[Any, ...]]) -> None:
-    sql = (
-        f"INSERT INTO usage_dailyrollup ({_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 2))}) "  # noqa: S608
-        f"ON CONFLICT ({_KEY}) DO UPDATE SET amount = exact_add(amount, excluded.amount), "
-        "line_count = line_count + excluded.line_count"
-    )
-    rows = []
-    for k in keys:
-        v = deltas[k]
-        rows.append((k[0].isoformat(), *k[1:], canonical(v[0]), v[1]))
+def _stage_postgres(deltas: Deltas) -> None:
+    with connection.connection.cursor() as cur, cur.copy(f"COPY {_DELTA} ({_COLS}) FROM STDIN") as copy:
+        for k, v in deltas.items():
+            copy.write_row((*k, v[0], v[1]))
+
+
+def _stage_sqlite(deltas: Deltas) -> None:
+    sql = f"INSERT INTO {_DELTA} ({_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 2))})"  # noqa: S608
+    rows = [(k[0].isoformat(), *k[1:], canonical(v[0]), v[1]) for k, v in deltas.items()]
     connection.connection.executemany(sql, rows)
 
 
 def daily_rollups(deltas: Deltas) -> None:
-    """Add the deltas to ``usage_dailyrollup``."""
+    """Stage the deltas for ``usage_dailyrollup`` (added once the batch is written)."""
     if not deltas:
         return
-    # In key order, so that the rollup's unique index is walked once rather than at random.
-    keys = sorted(deltas)
     if connection.vendor == "postgresql":
-        _rollups_postgres(deltas, keys)
+        _stage_postgres(deltas)
     else:
-        _rollups_sqlite(deltas, keys)
+        _stage_sqlite(deltas)
+
+
+def _rollups_finish() -> None:
+    """Add the batch's staged deltas to ``usage_dailyrollup``."""
+    with connection.cursor() as cur:
+        cur.execute(_APPLY_DELTAS[connection.vendor])
+        cur.execute(f"DROP TABLE {_DELTA}")
 
 
 def running_totals(deltas: Deltas) -> None:
@@ -122,7 +133,7 @@ def running_totals(deltas: Deltas) -> None:
 # The names are those of usage/rebuild.py, which recomputes each projection from the line items
 # (`partnercenter rebuild-totals --only NAME`).
 PROJECTIONS: tuple[Projection, ...] = (
-    Projection("daily_rollups", daily_rollups),
+    Projection("daily_rollups", daily_rollups, begin=_rollups_begin, finish=_rollups_finish),
     Projection("customer_totals", running_totals, begin=running.begin, finish=running.finish),
 )
 

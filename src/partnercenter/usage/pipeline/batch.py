@@ -20,7 +20,7 @@ from .report import Report
 from .transform import CHARGE_MONTH_AT, CONTENT_AT, Customers, RowSums, Times, Transformer
 
 CHUNK = 5_000  # rows checked against the stored identities and written at a time
-ROLLUP_FLUSH = 100_000  # rollup keys held in memory before the projections take them
+ROLLUP_FLUSH = 25_000  # rollup keys held in memory before the projections stage them
 
 
 class _Rollback(Exception):

@@ -14,7 +14,7 @@ from . import validate
 from .transform import CONTENT_COLUMNS, LINE_COLUMNS, LINE_ID_AT, SOURCE_ROW_AT
 
 ADVISORY_LOCK_KEY = 0x50434E47  # "PCNG"
-SQLITE_CACHE_KIB = 131_072  # SQLite page cache while a batch is written (the default is 2 MiB)
+SQLITE_CACHE_KIB = 65_536  # SQLite page cache while a batch is written (the default is 2 MiB)
 _SQLITE_PARAMS = 900  # identities per IN (...) list, under SQLite's bound-parameter limit
 _COLUMNS = ", ".join(LINE_COLUMNS)
 _STORED = ", ".join(("identity", "batch_id", "source_row", *CONTENT_COLUMNS))

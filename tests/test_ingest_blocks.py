@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import gzip
 import shutil
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -805,17 +806,38 @@ def test_accounts_written_with_spaces(monkeypatch, tmp_path, preload):
 
 
 def test_the_csv_check_runs_in_a_process_of_its_own(tmp_path, monkeypatch):
-    """``formats.reads_whole`` in its own process: its answer, and any other ending is a no."""
+    """``formats.reads_whole`` in its own process, and its answer."""
     header, rows = sample(12)
     path = write(tmp_path / "twelve.csv", header, rows)
     assert columnar.ReadCheck(path, len(header)).passed() is True
     assert columnar.ReadCheck(path, len(header) + 1).passed() is False
     assert columnar.ReadCheck(tmp_path / "gone.csv", len(header)).passed() is False
-    failing = tmp_path / "failing"
-    failing.write_text("#!/bin/sh\nexit 3\n")
-    failing.chmod(0o755)
-    monkeypatch.setattr(columnar.sys, "executable", str(failing))
-    assert columnar.ReadCheck(path, len(header)).passed() is False
+    asked: list[Path] = []
+    reads_whole = formats.reads_whole
+    monkeypatch.setattr(formats, "reads_whole", lambda p, w: asked.append(p) or reads_whole(p, w))
+    assert columnar.ReadCheck(path, len(header)).passed() is True
+    assert asked == []  # the process answered: nothing read here
+
+
+@pytest.mark.parametrize(
+    "interpreter",
+    ["#!/bin/sh\nexit 7\n", "#!/bin/sh\nkill -9 $$\n", None],
+    ids=["crashes", "is-killed", "cannot-start"],
+)
+def test_a_check_process_without_an_answer_leaves_the_check_here(tmp_path, monkeypatch, interpreter):
+    header, rows = sample(12)
+    path = write(tmp_path / "twelve.csv", header, rows)
+    fake = tmp_path / "python"
+    if interpreter is not None:
+        fake.write_text(interpreter)
+        fake.chmod(0o755)
+    monkeypatch.setattr(columnar.sys, "executable", str(fake))
+    asked: list[Path] = []
+    reads_whole = formats.reads_whole
+    monkeypatch.setattr(formats, "reads_whole", lambda p, w: asked.append(p) or reads_whole(p, w))
+    assert columnar.ReadCheck(path, len(header)).passed() is True
+    assert columnar.ReadCheck(path, len(header) + 1).passed() is False
+    assert asked == [path, path]
 
 
 def test_a_check_still_running_is_stopped(tmp_path, monkeypatch):
@@ -826,5 +848,17 @@ def test_a_check_still_running_is_stopped(tmp_path, monkeypatch):
     slow.chmod(0o755)
     monkeypatch.setattr(columnar.sys, "executable", str(slow))
     check = columnar.ReadCheck(path, len(header))
+    started = time.monotonic()
     check.close()
-    assert check.passed() is False
+    assert time.monotonic() - started < 30
+    assert check._process is not None and check._process.returncode == -9
+
+
+def test_a_batch_whose_check_process_fails_is_still_taken_in_blocks(monkeypatch, tmp_path):
+    """The check falls back to this process: the file still goes column-wise, and is right."""
+    failing = tmp_path / "python"
+    failing.write_text("#!/bin/sh\nexit 7\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(columnar.sys, "executable", str(failing))
+    report = same_both_ways(edited(tmp_path, 30, {}), monkeypatch, BLOCKS)
+    assert report["rows_new"] == 30

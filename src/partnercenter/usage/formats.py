@@ -238,11 +238,16 @@ def open_text(path: Path) -> IO[str]:
     return stream
 
 
+# The exit status of ``python -m partnercenter.usage.formats PATH WIDTH``: any other (a crash) is no answer.
+READS_WHOLE, READS_OTHERWISE = 0, 3
+
+
 def reads_whole(path: Path, width: int) -> bool:
     """Whether Python's csv module (the row path's reader) reads the CSV file at ``path`` to its
     end with every row ``width`` wide, and the file holds no NUL character (the row path names
     the row and column of one). Run in a process of its own while a batch is ingested
-    (``python -m partnercenter.usage.formats PATH WIDTH``: exit status 0 when it does)."""
+    (``python -m partnercenter.usage.formats PATH WIDTH``: exit status :data:`READS_WHOLE` or
+    :data:`READS_OTHERWISE`)."""
     try:
         with open_binary(path) as raw:
             while chunk := raw.read(1 << 24):
@@ -298,4 +303,4 @@ def from_ndjson_bytes(body: bytes) -> Source:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(0 if reads_whole(Path(sys.argv[1]), int(sys.argv[2])) else 1)
+    sys.exit(READS_WHOLE if reads_whole(Path(sys.argv[1]), int(sys.argv[2])) else READS_OTHERWISE)

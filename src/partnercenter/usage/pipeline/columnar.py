@@ -12,6 +12,7 @@ Native batches keep the row path: their repeated line ids are compared row by ro
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from .read import Layout
 from .transform import LINE_COLUMNS, Customers, Times, Transformer, project_from_tags
 from .validate import BILLING_MODES, CATEGORIES, SERVICE_TYPES
 
+logger = logging.getLogger(__name__)
 BLOCK_BYTES = 4 << 20  # bytes of the file read, checked and written together (~5,000 FOCUS rows): bounds memory
 _NO_LINE = SimpleNamespace(line=0)
 Prepared = tuple[
@@ -53,20 +55,31 @@ class ReadCheck:
     """:func:`formats.reads_whole` of a file, run in a process of its own while the blocks are
     read (the csv module's pass over the file would otherwise take a tenth of the ingesting
     process's time); :func:`each_block` asks for its answer once every block is taken, before
-    anything is committed."""
+    anything is committed. A process that cannot start or ends otherwise than with an answer
+    (an interpreter that is not Python, a kill) leaves the check to this process."""
 
     def __init__(self, path: Path, width: int) -> None:
+        self.path, self.width = path, width
         root = str(Path(formats.__file__).resolve().parents[2])  # the directory holding partnercenter
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        command = [sys.executable, "-m", "partnercenter.usage.formats", str(path), str(width)]
-        self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)  # noqa: S603
+        command = [sys.executable or "python3", "-m", "partnercenter.usage.formats", str(path), str(width)]
+        try:
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(  # noqa: S603
+                command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            self._process = None
 
     def passed(self) -> bool:
-        """Whether the file reads whole (any other ending of the process: it does not)."""
-        return self._process.wait() == 0
+        """Whether the file reads whole."""
+        code = None if self._process is None else self._process.wait()
+        if code in (formats.READS_WHOLE, formats.READS_OTHERWISE):
+            return code == formats.READS_WHOLE
+        logger.warning("the csv check of %s gave no answer (exit status %s): checked in this process", self.path, code)
+        return formats.reads_whole(self.path, self.width)
 
     def close(self) -> None:
-        if self._process.poll() is None:
+        if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
 

@@ -1,4 +1,4 @@
-"""Running totals maintained by ingestion (usage/running: apply, or begin/stage/finish), against a model: after any
+"""Running totals maintained by ingestion (usage/running: begin, stage, finish), against a model: after any
 sequence of steps, in any order of days, each key has a row for every day it was given a delta,
 holding the sums of all its deltas through that day, exactly (the split integers as given, not
 normalised)."""
@@ -22,6 +22,13 @@ WIDTH = len(CustomerRunningTotal.VALUE_FIELDS)
 
 vector = st.lists(st.integers(-(10**12), 10**12), min_size=WIDTH, max_size=WIDTH)
 step = st.dictionaries(st.tuples(st.integers(0, 9), st.sampled_from(range(len(KEYS)))), vector, min_size=1, max_size=12)
+
+
+def batch_of(deltas: dict) -> None:
+    """One batch of one step: its deltas staged, then applied."""
+    running.begin()
+    running.stage(deltas)
+    running.finish()
 
 
 def keyed(org, key_index: int) -> tuple[int, int, str, str]:
@@ -66,7 +73,7 @@ def test_steps_in_any_day_order_leave_the_cumulative_sums(org, steps):
     CustomerRunningTotal.objects.all().delete()
     CustomerTotalKey.objects.all().delete()
     for s in steps:
-        running.apply({(FIRST + dt.timedelta(days=offset), *keyed(org, k)): vec for (offset, k), vec in s.items()})
+        batch_of({(FIRST + dt.timedelta(days=offset), *keyed(org, k)): vec for (offset, k), vec in s.items()})
     assert stored_by_key() == expected(org, steps)
 
 
@@ -87,8 +94,8 @@ def test_a_batch_staged_in_steps_is_applied_once_at_its_end(org, batches):
 
 def test_a_day_before_every_stored_day_shifts_them_all_and_builds_on_nothing(org):
     a1 = keyed(org, 0)
-    running.apply({(dt.date(2026, 3, 10), *a1): [1] * WIDTH, (dt.date(2026, 3, 20), *a1): [2] * WIDTH})
-    running.apply({(dt.date(2026, 3, 5), *a1): [10] * WIDTH, (dt.date(2026, 3, 15), *a1): [100] * WIDTH})
+    batch_of({(dt.date(2026, 3, 10), *a1): [1] * WIDTH, (dt.date(2026, 3, 20), *a1): [2] * WIDTH})
+    batch_of({(dt.date(2026, 3, 5), *a1): [10] * WIDTH, (dt.date(2026, 3, 15), *a1): [100] * WIDTH})
     assert stored_by_key() == {
         (a1, dt.date(2026, 3, 5)): [10] * WIDTH,
         (a1, dt.date(2026, 3, 10)): [11] * WIDTH,
@@ -96,5 +103,5 @@ def test_a_day_before_every_stored_day_shifts_them_all_and_builds_on_nothing(org
         (a1, dt.date(2026, 3, 20)): [113] * WIDTH,
     }
     # the key is stored once, and a second key of the customer gets its own
-    running.apply({(dt.date(2026, 3, 20), *keyed(org, 1)): [7] * WIDTH})
+    batch_of({(dt.date(2026, 3, 20), *keyed(org, 1)): [7] * WIDTH})
     assert CustomerTotalKey.objects.filter(customer_id=a1[0]).count() == 2

@@ -135,15 +135,6 @@ def finish() -> None:
         cur.execute(f"DROP TABLE {_CUM}")
 
 
-def apply(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
-    """:func:`begin`, :func:`stage` and :func:`finish` of one set of deltas."""
-    if not deltas:
-        return
-    begin()
-    stage(deltas)
-    finish()
-
-
 def _visible_from(windows: dict[int, dt.date], start: dt.date, end: dt.date) -> dict[int, dt.date]:
     """Each customer's first day in the period. A customer whose first visible day is after
     ``end`` has nothing to show; seeking it would subtract the days after ``end`` from the

@@ -155,7 +155,6 @@ class Checks:
     def __init__(self, customers: Customers, times: Times) -> None:
         self.customers = customers
         self.times = times
-        self.currencies: dict[str, str | None] = {}
 
     def run(self, b: Block) -> bool:
         return (

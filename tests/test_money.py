@@ -325,3 +325,22 @@ def test_from_scaled_edges():
     assert from_scaled(-1_500_000_000_000_000) == Decimal("-1.5")
     assert from_scaled(10**27) == Decimal(10**12)
     assert scaled(*split(Decimal("-0.000000000000001"))) == -1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    d=st.builds(
+        lambda digits, places: Decimal(digits).scaleb(-places),
+        st.integers(-(10**38) + 1, 10**38 - 1),
+        st.integers(-3, 20),
+    )
+)
+def test_split_is_the_floor_and_the_fraction_in_15_places(d):
+    # Its definition, on any decimal: places beyond 15 are dropped toward the floor.
+    units = int(d.to_integral_value(rounding="ROUND_FLOOR"))
+    wide = decimal.Context(prec=80)
+    frac = int(
+        wide.multiply(wide.subtract(d, Decimal(units)), Decimal(10**15)).to_integral_value(rounding="ROUND_FLOOR")
+    )
+    assert split(d) == (units, frac // 10**7, frac % 10**7)
+    assert split(Decimal("-0")) == (0, 0, 0) and split(Decimal("-1E-16")) == (-1, 99999999, 9999999)

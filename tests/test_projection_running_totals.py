@@ -1,15 +1,19 @@
-"""Running totals maintained by ingestion (usage/running: begin, stage, finish), against a model: after any
+"""Running totals maintained by ingestion (usage/running: begin, stage_sums, finish), against a model: after any
 sequence of steps, in any order of days, each key has a row for every day it was given a delta,
 holding the sums of all its deltas through that day, exactly (the split integers as given, not
-normalised)."""
+normalised: :func:`stage` writes them into the scratch table the way ``stage_sums`` does); and
+``stage_sums`` sums split amounts per classification exactly."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from partnercenter.core.money import CONTEXT, join, split
 from partnercenter.usage import running
 from partnercenter.usage.models import CustomerRunningTotal, CustomerTotalKey
 
@@ -24,10 +28,21 @@ vector = st.lists(st.integers(-(10**12), 10**12), min_size=WIDTH, max_size=WIDTH
 step = st.dictionaries(st.tuples(st.integers(0, 9), st.sampled_from(range(len(KEYS)))), vector, min_size=1, max_size=12)
 
 
+def stage(deltas: dict) -> None:
+    """Integer vectors ``{(day, customer, partner, association_type, currency): [13 ints]}`` into
+    the batch's scratch table, as given (``stage_sums`` only ever writes split amounts)."""
+    columns = ["day", *running._DELTA_KEY, *running._V]
+    with connection.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {running._DELTA} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            [(*key, *vec) for key, vec in deltas.items()],
+        )
+
+
 def batch_of(deltas: dict) -> None:
     """One batch of one step: its deltas staged, then applied."""
     running.begin()
-    running.stage(deltas)
+    stage(deltas)
     running.finish()
 
 
@@ -87,7 +102,7 @@ def test_a_batch_staged_in_steps_is_applied_once_at_its_end(org, batches):
     for batch in batches:
         running.begin()
         for s in batch:
-            running.stage({(FIRST + dt.timedelta(days=offset), *keyed(org, k)): vec for (offset, k), vec in s.items()})
+            stage({(FIRST + dt.timedelta(days=offset), *keyed(org, k)): vec for (offset, k), vec in s.items()})
         running.finish()
     assert stored_by_key() == expected(org, [s for batch in batches for s in batch])
 
@@ -105,3 +120,59 @@ def test_a_day_before_every_stored_day_shifts_them_all_and_builds_on_nothing(org
     # the key is stored once, and a second key of the customer gets its own
     batch_of({(dt.date(2026, 3, 20), *keyed(org, 1)): [7] * WIDTH})
     assert CustomerTotalKey.objects.filter(customer_id=a1[0]).count() == 2
+
+
+# Sums as ingestion stages them: up to 15 places, a step's sum for one key up to ±10^18.
+amounts = st.builds(
+    lambda units, places: Decimal(units).scaleb(-places),
+    st.integers(-(10**33) + 1, 10**33 - 1),
+    st.integers(0, 15),
+).filter(lambda d: abs(d) < Decimal(10**18))
+CLASSES = CustomerRunningTotal.CLASSES
+staged_sums = st.dictionaries(
+    st.tuples(st.integers(0, 4), st.sampled_from(range(len(KEYS))), st.sampled_from(CLASSES)),
+    st.tuples(amounts, st.integers(1, 1000)),
+    min_size=1,
+    max_size=15,
+)
+
+
+@SETTINGS
+@given(sums=staged_sums)
+def test_stage_sums_adds_each_classification_exactly(org, sums):
+    """Sums per (day, key, classification) staged as the rollups' scratch table holds them (the
+    amount and its split): the running totals then join to the exact cumulative amount of each
+    classification and count the lines."""
+    CustomerRunningTotal.objects.all().delete()
+    CustomerTotalKey.objects.all().delete()
+    columns = "day, customer_id, partner_id, association_type, classification, currency, line_count, units, hi, lo"
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pc_test_sums")
+        cur.execute(
+            "CREATE TEMP TABLE pc_test_sums (day date, customer_id bigint, partner_id bigint, association_type "
+            "varchar(16), classification varchar(16), currency varchar(3), line_count bigint, units bigint, hi bigint, "
+            "lo bigint)"
+        )
+        rows = []
+        for (offset, k, cls), (amount, count) in sums.items():
+            customer, partner, assoc, currency = keyed(org, k)
+            day = FIRST + dt.timedelta(days=offset)
+            rows.append((day, customer, partner, assoc, cls, currency, count, *split(amount)))
+        cur.executemany(f"INSERT INTO pc_test_sums ({columns}) VALUES ({', '.join(['%s'] * 10)})", rows)
+        running.begin()
+        running.stage_sums("pc_test_sums")
+        running.finish()
+        cur.execute("DROP TABLE pc_test_sums")
+    want = {}
+    for offset, k in {(offset, k) for offset, k, _cls in sums}:
+        slot = {c: Decimal(0) for c in CLASSES} | {"lines": 0}
+        for (offset2, k2, cls2), (amount2, count2) in sums.items():
+            if k2 == k and offset2 <= offset:
+                slot[cls2] = CONTEXT.add(slot[cls2], amount2)  # 33 digits: beyond the default context
+                slot["lines"] += count2
+        want[(keyed(org, k), FIRST + dt.timedelta(days=offset))] = slot
+    got = {
+        key: {c: join(*vec[3 * i : 3 * i + 3]) for i, c in enumerate(CLASSES)} | {"lines": vec[12]}
+        for key, vec in stored_by_key().items()
+    }
+    assert got == want

@@ -250,9 +250,15 @@ _E15 = 10**15
 
 
 def split(d: Decimal) -> tuple[int, int, int]:
-    units = int(d.to_integral_value(rounding=decimal.ROUND_FLOOR))
-    frac = int(CONTEXT.multiply(CONTEXT.subtract(d, Decimal(units)), Decimal(_E15)))
-    return units, frac // _E7, frac % _E7
+    scaled_value = d.scaleb(SCALE, CONTEXT)  # exact: 38 digits at most, the context keeps 60
+    whole = int(scaled_value)
+    if whole != scaled_value:  # more than 15 places: the parts beyond them are dropped (floor)
+        units = int(d.to_integral_value(rounding=decimal.ROUND_FLOOR))
+        frac = int(CONTEXT.multiply(CONTEXT.subtract(d, Decimal(units)), Decimal(_E15)))
+        return units, frac // _E7, frac % _E7
+    units, frac = divmod(whole, _E15)  # floor division: units = floor(d), 0 <= frac < 10^15
+    hi, lo = divmod(frac, _E7)
+    return units, hi, lo
 
 
 def scaled(units: int, hi: int, lo: int) -> int:

@@ -8,7 +8,7 @@ addition and the total over a period is an integer subtraction, exact on both en
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
@@ -83,32 +83,30 @@ _SHIFT_ROWS = {
 
 
 def begin() -> None:
-    """A batch's empty scratch table of deltas (:func:`stage` adds to it, :func:`finish` applies it)."""
+    """A batch's empty scratch table of deltas (:func:`stage_sums` adds to it, :func:`finish`
+    applies it)."""
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {_DELTA}")
         cur.execute(_CREATE_DELTA)
 
 
-def stage(deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
-    """Add per-day deltas ``{(day, customer, partner, association_type, currency): [13 ints]}`` to
-    the batch's scratch table: COPY on PostgreSQL, one executemany on SQLite."""
-    if not deltas:
-        return
-    columns = f"day, {', '.join(_DELTA_KEY)}, {', '.join(_V)}"
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur, cur.cursor.copy(f"COPY {_DELTA} ({columns}) FROM STDIN") as copy:
-            for key, vec in deltas.items():
-                copy.write_row((*key, *vec))
-        return
-    marks = ", ".join("?" * (len(_DELTA_KEY) + 1 + WIDTH))
-    connection.connection.executemany(
-        f"INSERT INTO {_DELTA} ({columns}) VALUES ({marks})",  # noqa: S608
-        [(_iso(key[0]), *key[1:], *vec) for key, vec in deltas.items()],
+def stage_sums(table: str) -> None:
+    """Stage a scratch table of exact sums per rollup key (``day``, ``customer_id``,
+    ``partner_id``, ``association_type``, ``classification``, ``currency``, ``line_count``, and
+    each sum split into integers, core.money.split: ``units``, ``hi``, ``lo``): per day and
+    running-total key, each classification's parts summed, and the line count. One statement, in
+    the database: no Python step per key."""
+    sums = ", ".join(
+        f"SUM(CASE WHEN classification = '{c}' THEN {part} ELSE 0 END)"
+        for c in CustomerRunningTotal.CLASSES
+        for part in ("units", "hi", "lo")
     )
-
-
-def _iso(day: Any) -> Any:
-    return day.isoformat() if isinstance(day, dt.date) else day
+    key = f"day, {', '.join(_DELTA_KEY)}"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {_DELTA} ({key}, {', '.join(_V)}) SELECT {key}, {sums}, SUM(line_count) "  # noqa: S608
+            f"FROM {table} GROUP BY {key}"
+        )
 
 
 def finish() -> None:

@@ -1,10 +1,11 @@
-"""Derived totals kept from the line items: each a registered projection fed the new rows'
-sums per rollup key (:data:`Deltas`), in the batch's transaction: told when the batch begins,
-given the sums in steps, told when the batch's rows are all written.
+"""Derived totals kept from the line items, in the batch's transaction. The new rows' sums per
+rollup key (:data:`Deltas`) are staged in a scratch table as the batch goes (in steps: memory
+stays flat); once its rows are all written, each registered projection adds what it keeps, in a
+few set-based statements over the staged sums:
 
 * ``daily_rollups``: ``usage_dailyrollup``, the amount and line count per :data:`ROLLUP_KEY`;
-* ``running_totals``: the per-customer running totals (usage/running.py) the expenditure summary
-  reads.
+* ``customer_totals``: the per-customer running totals (usage/running.py) the expenditure
+  summary reads, from the staged sums' integer parts (core.money.split, staged beside each sum).
 """
 
 from __future__ import annotations
@@ -36,12 +37,18 @@ ROLLUP_KEY = (
 Deltas = dict[tuple[Any, ...], list[Any]]
 
 _COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count"))
+# Each staged sum is also split into integers (core.money.split): the running totals add those.
+_PARTS = ("units", "hi", "lo")
+_STAGED_COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count", *_PARTS))
 _KEY = ", ".join(ROLLUP_KEY)
-_DELTA = "pc_rollup_delta"
+_DELTA = "pc_rollup_delta"  # the batch's staged sums, per rollup key
 _CREATE_DELTA = {
-    "postgresql": f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS SELECT {_COLS} FROM usage_dailyrollup WITH NO DATA",  # noqa: S608
+    "postgresql": (
+        f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS SELECT {_COLS}, "  # noqa: S608
+        f"{', '.join(f'0::bigint AS {p}' for p in _PARTS)} FROM usage_dailyrollup WITH NO DATA"
+    ),
     # No declared types: SQLite keeps each value as it is bound (an amount's text stays text).
-    "sqlite": f"CREATE TEMP TABLE {_DELTA} ({_COLS})",
+    "sqlite": f"CREATE TEMP TABLE {_DELTA} ({_STAGED_COLS})",
 }
 # One statement when the batch's rows are all written: the steps' deltas summed per key and added
 # in key order, so that the rollups' unique index is walked once from left to right (a step at a
@@ -59,41 +66,59 @@ _APPLY_DELTAS = {
         "amount = exact_add(amount, excluded.amount), line_count = line_count + excluded.line_count"
     ),
 }
-_RUNNING_OFFSETS = {c: 3 * i for i, c in enumerate(("expenditure", "refund", "adjustment", "tax"))}
-
-
-def _nothing() -> None:
-    return None
 
 
 @dataclass(frozen=True)
 class Projection:
     name: str
-    apply: Callable[[Deltas], None]
-    begin: Callable[[], None] = _nothing
-    finish: Callable[[], None] = _nothing
+    # Adds the batch's staged sums (the scratch table :data:`_DELTA`) to what the projection keeps.
+    finish: Callable[[], None]
 
 
-def _rollups_begin() -> None:
+def _stage_postgres(deltas: Deltas) -> None:
+    with connection.connection.cursor() as cur, cur.copy(f"COPY {_DELTA} ({_STAGED_COLS}) FROM STDIN") as copy:
+        for k, (amount, count) in deltas.items():
+            copy.write_row((*k, amount, count, *split(amount)))
+
+
+def _stage_sqlite(deltas: Deltas) -> None:
+    sql = f"INSERT INTO {_DELTA} ({_STAGED_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 5))})"  # noqa: S608
+    rows = [
+        (k[0].isoformat(), *k[1:], canonical(amount), count, *split(amount)) for k, (amount, count) in deltas.items()
+    ]
+    connection.connection.executemany(sql, rows)
+
+
+def _rollups_finish() -> None:
+    """Add the batch's staged sums to ``usage_dailyrollup``."""
+    with connection.cursor() as cur:
+        cur.execute(_APPLY_DELTAS[connection.vendor])
+
+
+def _customer_totals_finish() -> None:
+    """Add the batch's staged sums to the per-customer running totals."""
+    running.begin()
+    running.stage_sums(_DELTA)
+    running.finish()
+
+
+# The names are those of usage/rebuild.py, which recomputes each projection from the line items
+# (`partnercenter rebuild-totals --only NAME`).
+PROJECTIONS: tuple[Projection, ...] = (
+    Projection("daily_rollups", _rollups_finish),
+    Projection("customer_totals", _customer_totals_finish),
+)
+
+
+def begin_all() -> None:
+    """A batch begins: its empty scratch table of sums."""
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {_DELTA}")
         cur.execute(_CREATE_DELTA[connection.vendor])
 
 
-def _stage_postgres(deltas: Deltas) -> None:
-    with connection.connection.cursor() as cur, cur.copy(f"COPY {_DELTA} ({_COLS}) FROM STDIN") as copy:
-        for k, v in deltas.items():
-            copy.write_row((*k, v[0], v[1]))
-
-
-def _stage_sqlite(deltas: Deltas) -> None:
-    sql = f"INSERT INTO {_DELTA} ({_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 2))})"  # noqa: S608
-    rows = [(k[0].isoformat(), *k[1:], canonical(v[0]), v[1]) for k, v in deltas.items()]
-    connection.connection.executemany(sql, rows)
-
-
-def daily_rollups(deltas: Deltas) -> None:
-    """Stage the deltas for ``usage_dailyrollup`` (added once the batch is written)."""
+def apply_all(deltas: Deltas) -> None:
+    """One step of new rows' sums, staged for every projection."""
     if not deltas:
         return
     if connection.vendor == "postgresql":
@@ -102,55 +127,9 @@ def daily_rollups(deltas: Deltas) -> None:
         _stage_sqlite(deltas)
 
 
-def _rollups_finish() -> None:
-    """Add the batch's staged deltas to ``usage_dailyrollup``."""
-    with connection.cursor() as cur:
-        cur.execute(_APPLY_DELTAS[connection.vendor])
-        cur.execute(f"DROP TABLE {_DELTA}")
-
-
-def running_totals(deltas: Deltas) -> None:
-    """Stage the deltas for the per-customer running totals (usage/running.py, applied once the
-    batch is written): per (day, customer, partner, association type, currency), each
-    classification's split amount and the line count."""
-    if not deltas:
-        return
-    per: dict[tuple[Any, ...], list[int]] = {}
-    for k, (amount, count) in deltas.items():
-        ckey = (k[0], k[1], k[2], k[3], k[10])  # day, customer, partner, association type, currency
-        slot = per.get(ckey)
-        if slot is None:
-            slot = per[ckey] = [0] * 13
-        o = _RUNNING_OFFSETS[k[9]]
-        units, hi, lo = split(amount)
-        slot[o] += units
-        slot[o + 1] += hi
-        slot[o + 2] += lo
-        slot[12] += count
-    running.stage(per)
-
-
-# The names are those of usage/rebuild.py, which recomputes each projection from the line items
-# (`partnercenter rebuild-totals --only NAME`).
-PROJECTIONS: tuple[Projection, ...] = (
-    Projection("daily_rollups", daily_rollups, begin=_rollups_begin, finish=_rollups_finish),
-    Projection("customer_totals", running_totals, begin=running.begin, finish=running.finish),
-)
-
-
-def begin_all() -> None:
-    """A batch begins."""
-    for projection in PROJECTIONS:
-        projection.begin()
-
-
-def apply_all(deltas: Deltas) -> None:
-    """Feed one step of new rows' sums to every projection."""
-    for projection in PROJECTIONS:
-        projection.apply(deltas)
-
-
 def finish_all() -> None:
-    """The batch's rows are all written and their sums all fed."""
+    """The batch's rows are all written and their sums all staged: every projection adds them."""
     for projection in PROJECTIONS:
         projection.finish()
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE {_DELTA}")

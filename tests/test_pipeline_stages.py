@@ -6,11 +6,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 
 from partnercenter.core.money import InvalidAmount, parse_quantity
 from partnercenter.usage import ingest, services
 from partnercenter.usage.models import DailyRollup, LineItem
-from partnercenter.usage.pipeline import projections, read, transform
+from partnercenter.usage.pipeline import projections, read, transform, write
 from partnercenter.usage.pipeline.report import Report
 from tests.test_usage_ingest import line_sums_by_rollup_key, rollups_by_key
 
@@ -152,3 +153,17 @@ def test_focus_batch_rejected_after_written_chunks_writes_nothing(org, monkeypat
     assert report.unknown_accounts == ["nobody"]
     assert (report.rows_new, report.rows_present) == (0, 0)
     assert LineItem.objects.count() == 0 and DailyRollup.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's work_mem")
+def test_the_batch_sorts_in_more_memory_on_postgresql_for_its_transaction_only():
+    with connection.cursor() as cur:
+        cur.execute("SHOW work_mem")
+        before = cur.fetchone()[0]
+        with transaction.atomic():
+            write.writer().lock()
+            cur.execute("SHOW work_mem")
+            assert cur.fetchone()[0] == write.POSTGRES_WORK_MEM == "128MB"
+        cur.execute("SHOW work_mem")
+        assert cur.fetchone()[0] == before != "128MB"

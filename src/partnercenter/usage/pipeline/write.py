@@ -15,6 +15,10 @@ from .transform import CONTENT_COLUMNS, LINE_COLUMNS, LINE_ID_AT, SOURCE_ROW_AT
 
 ADVISORY_LOCK_KEY = 0x50434E47  # "PCNG"
 SQLITE_CACHE_KIB = 65_536  # SQLite page cache while a batch is written (the default is 2 MiB)
+# PostgreSQL's memory for each sort and hash of the batch's transaction (the server's default is
+# 4 MB): the projections group a batch's staged sums, up to a row per line item, in one statement
+# each, and at 4 MB those spill to disk in several passes. One batch runs at a time (the lock).
+POSTGRES_WORK_MEM = "128MB"
 _SQLITE_PARAMS = 900  # identities per IN (...) list, under SQLite's bound-parameter limit
 _COLUMNS = ", ".join(LINE_COLUMNS)
 _STORED = ", ".join(("identity", "batch_id", "source_row", *CONTENT_COLUMNS))
@@ -30,7 +34,8 @@ class Writer:
         self.raw = connection.connection
 
     def lock(self) -> None:
-        """One ingestion at a time (SQLite: its write lock, taken by BEGIN IMMEDIATE)."""
+        """One ingestion at a time (SQLite: its write lock, taken by BEGIN IMMEDIATE); on PostgreSQL
+        also the batch's memory for sorts (POSTGRES_WORK_MEM)."""
 
     def existing(self, identities: list[bytes]) -> set[bytes]:
         """Which of these identities are stored."""
@@ -97,6 +102,8 @@ class PostgresWriter(Writer):
     def lock(self) -> None:
         with self.raw.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+            # For this transaction only (SET LOCAL): it ends with the batch.
+            cur.execute(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
 
     def _select(self, columns: str, identities: list[bytes]) -> list[tuple[Any, ...]]:
         # One query per chunk, the array sent as a bound parameter (Django's cursors bind on the

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -38,9 +39,25 @@ from .validate import BILLING_MODES, CATEGORIES, SERVICE_TYPES
 logger = logging.getLogger(__name__)
 BLOCK_BYTES = 4 << 20  # bytes of the file read, checked and written together (~5,000 FOCUS rows): bounds memory
 _NO_LINE = SimpleNamespace(line=0)
-Prepared = tuple[
-    pa.Table, dt.datetime
-]  # a block's line items, the latest end of its rows  # a block's rows all have the header's width: no line is reported
+
+
+class Prepared:
+    """A block's line items and what writing them takes, computed in the preparing thread for
+    all of its rows (on PostgreSQL the writing thread then mostly waits for the server); when some
+    rows turn out stored already, the writer computes them again for the others."""
+
+    def __init__(self, table: pa.Table, end: dt.datetime, pg: bool) -> None:
+        self.table, self.end = table, end  # end: the latest end of its rows' charge periods
+        self.sums = _grouped(table)
+        # PostgreSQL: each identity's first row in the block (a row repeated in the block is
+        # written once), and the rows' COPY text (SQLite's unique index passes stored rows over).
+        self.first: dict[bytes, int] = {}
+        self.copy_csv: bytes | None = None
+        if pg:
+            for k, identity in enumerate(table.column("identity").to_pylist()):
+                self.first.setdefault(identity, k)
+            if len(self.first) == table.num_rows:
+                self.copy_csv = _copy_csv(table)
 
 
 def applies(layout: Layout) -> bool:
@@ -332,22 +349,31 @@ class BlockPath:
         if not self.checks.run(b):
             return None
         end = max(v[0] for v in b.values["end"].values)
-        return line_table(b, self.transformer, self.customers, self.pg), end
+        return Prepared(line_table(b, self.transformer, self.customers, self.pg), end, self.pg)
 
     def take(self, prepared: Prepared) -> None:
         """Write a prepared block: its new rows, their sums, the batch's counts."""
-        table, end = prepared
-        if self.chunks.complete_until is None or end > self.chunks.complete_until:
-            self.chunks.complete_until = end
+        table = prepared.table
+        if self.chunks.complete_until is None or prepared.end > self.chunks.complete_until:
+            self.chunks.complete_until = prepared.end
+        if not table.num_rows:
+            return
         if self.pg:
-            self._write(self._fresh(table))
-        elif table.num_rows:
+            new = self._fresh(prepared)
+            if new.num_rows:
+                self._prepare_write(new)
+                whole = new.num_rows == table.num_rows
+                self.chunks.writer.insert_csv(prepared.copy_csv if whole and prepared.copy_csv else _copy_csv(new))
+                self._counted(new, prepared.sums if whole else None)
+        else:
             self._prepare_write(table)
-            self._counted(self._inserted(table))
+            new = self._inserted(table)
+            self._counted(new, prepared.sums if new is table else None)
 
     def _inserted(self, table: pa.Table) -> pa.Table:
         """SQLite: the block inserted whole, rows already stored (or earlier in the block) passed
-        over by the identity's unique index; the rows that went in, the others count as present."""
+        over by the identity's unique index; the rows that went in (``table`` itself when all of
+        them did), the others count as present."""
         w = self.chunks.writer
         last, n = w.insert_new(zip(*(table.column(c).to_pylist() for c in LINE_COLUMNS), strict=True))
         self.report.rows_present += table.num_rows - n
@@ -360,28 +386,20 @@ class BlockPath:
             new.discard(identity)  # a row repeated in the block went in once: its first time
         return table.filter(pa.array(keep, pa.bool_()))
 
-    def _fresh(self, table: pa.Table) -> pa.Table:
-        """The rows not stored yet (nor earlier in the block); the others count as present."""
-        ids = table.column("identity").to_pylist()
-        first: dict[bytes, int] = {}
-        for k, identity in enumerate(ids):
-            first.setdefault(identity, k)
+    def _fresh(self, prepared: Prepared) -> pa.Table:
+        """PostgreSQL: the rows not stored yet (nor earlier in the block); the others count as
+        present."""
+        table, first = prepared.table, prepared.first
         stored = self.chunks.writer.existing(list(first))
-        keep = [False] * len(ids)
+        if not stored and len(first) == table.num_rows:
+            return table
+        keep = [False] * table.num_rows
         for identity, k in first.items():
             if identity not in stored:
                 keep[k] = True
         new = table.filter(pa.array(keep, pa.bool_()))
         self.report.rows_present += table.num_rows - new.num_rows
         return new
-
-    def _write(self, new: pa.Table) -> None:
-        """PostgreSQL: the block's new rows (:meth:`_fresh`) by COPY."""
-        if not new.num_rows:
-            return
-        self._prepare_write(new)
-        _copy_postgres(self.chunks.writer, new)
-        self._counted(new)
 
     def _prepare_write(self, rows: pa.Table) -> None:
         months = set(pc.unique(rows.column("month")).to_pylist()) - self.months
@@ -390,32 +408,39 @@ class BlockPath:
             self.months |= months
         self.chunks.make_room()
 
-    def _counted(self, new: pa.Table) -> None:
-        """The new rows' sums and the batch's counts."""
+    def _counted(self, new: pa.Table, sums: list[tuple[tuple[Any, ...], Decimal, int]] | None) -> None:
+        """The new rows' sums (:func:`_grouped`, computed here unless given) into the batch's, and
+        the batch's counts."""
         if not new.num_rows:
             return
-        self._sums(new)
-        self.report.rows_new += new.num_rows
-        self.report.rows_corrections += pc.sum(pc.cast(new.column("is_correction"), pa.int64())).as_py() or 0
-
-    def _sums(self, new: pa.Table) -> None:
-        """The new rows' sums per rollup key, as the row path adds them (Chunks._add_sums)."""
-        grouped = new.group_by(_SUM_KEY, use_threads=False).aggregate(
-            [("billed_amount", "sum"), ("billed_amount", "count"), ("billed_places", "max")]
-        )
-        keys = zip(*(_shared(grouped.column(c)) for c in _SUM_KEY), strict=True)
-        sums = grouped.column("billed_amount_sum").to_pylist()
-        counts = grouped.column("billed_amount_count").to_pylist()
-        places = grouped.column("billed_places_max").to_pylist()
-        deltas, add, with_places = self.chunks.deltas, money.CONTEXT.add, money.with_places
-        for key, amount, count, p in zip(keys, sums, counts, places, strict=True):
-            amount = with_places(amount, p)
+        if sums is None:
+            sums = _grouped(new)
+        deltas, add = self.chunks.deltas, money.CONTEXT.add
+        for key, amount, count in sums:
             slot = deltas.get(key)
             if slot is None:
                 deltas[key] = [amount, count]
             else:
                 slot[0] = add(slot[0], amount)
                 slot[1] += count
+        self.report.rows_new += new.num_rows
+        self.report.rows_corrections += pc.sum(pc.cast(new.column("is_correction"), pa.int64())).as_py() or 0
+
+
+def _grouped(rows: pa.Table) -> list[tuple[tuple[Any, ...], Decimal, int]]:
+    """The rows' sums per rollup key: (key, amount, line count), each amount with the most places
+    of its rows' amounts, as the row path adds them (Chunks._add_sums)."""
+    grouped = rows.group_by(_SUM_KEY, use_threads=False).aggregate(
+        [("billed_amount", "sum"), ("billed_amount", "count"), ("billed_places", "max")]
+    )
+    keys = zip(*(_shared(grouped.column(c)) for c in _SUM_KEY), strict=True)
+    sums = grouped.column("billed_amount_sum").to_pylist()
+    counts = grouped.column("billed_amount_count").to_pylist()
+    places = grouped.column("billed_places_max").to_pylist()
+    with_places = money.with_places
+    return [
+        (key, with_places(amount, p), count) for key, amount, count, p in zip(keys, sums, counts, places, strict=True)
+    ]
 
 
 def _shared(column: pa.ChunkedArray) -> list[Any]:
@@ -426,15 +451,16 @@ def _shared(column: pa.ChunkedArray) -> list[Any]:
     return [values[i] for i in encoded.indices.to_pylist()]
 
 
-def _copy_postgres(w: Any, new: pa.Table) -> None:
-    """The rows as CSV written by pyarrow: strings quoted, NULL unquoted and empty."""
+def _copy_csv(new: pa.Table) -> bytes:
+    """The rows as the CSV of PostgreSQL's COPY, written by pyarrow: strings quoted, NULL unquoted
+    and empty, the identity in bytea's hex form."""
     from pyarrow import csv
 
     hexed = pa.array(["\\x" + i.hex() for i in new.column("identity").to_pylist()], pa.string())
     table = new.select(list(LINE_COLUMNS)).set_column(0, "identity", hexed)
     sink = pa.BufferOutputStream()
     csv.write_csv(table, sink, csv.WriteOptions(include_header=False))
-    w.insert_csv(sink.getvalue().to_pybytes())
+    return sink.getvalue().to_pybytes()
 
 
 OneByOne = Callable[[Iterable[tuple[int, list[str]]], Any], None]

@@ -167,3 +167,16 @@ def test_the_batch_sorts_in_more_memory_on_postgresql_for_its_transaction_only()
             assert cur.fetchone()[0] == write.POSTGRES_WORK_MEM == "128MB"
         cur.execute("SHOW work_mem")
         assert cur.fetchone()[0] == before != "128MB"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite keeps the constraints it was created with")
+def test_line_items_and_derived_totals_queue_no_checks_at_commit_on_postgresql():
+    # Migrations 0007 and 0008: a batch's rows would otherwise each queue deferred checks.
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT conrelid::regclass::text, count(*) FROM pg_constraint WHERE contype = 'f' "
+            "AND conrelid::regclass::text IN ('usage_lineitem', 'usage_dailyrollup', 'usage_customerrunningtotal', "
+            "'usage_customertotalkey') GROUP BY 1"
+        )
+        assert dict(cur.fetchall()) == {"usage_customertotalkey": 2}

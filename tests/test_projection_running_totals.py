@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from partnercenter.core.money import CONTEXT, join, split
+from partnercenter.core.money import CONTEXT, canonical, join, split, split_numeric_sql
 from partnercenter.usage import running
 from partnercenter.usage.models import CustomerRunningTotal, CustomerTotalKey
 
@@ -145,20 +146,24 @@ def test_stage_sums_adds_each_classification_exactly(org, sums):
     classification and count the lines."""
     CustomerRunningTotal.objects.all().delete()
     CustomerTotalKey.objects.all().delete()
-    columns = "day, customer_id, partner_id, association_type, classification, currency, line_count, units, hi, lo"
+    columns = (
+        "day, customer_id, partner_id, association_type, classification, currency, amount, line_count, units, hi, lo"
+    )
     with connection.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS pc_test_sums")
         cur.execute(
             "CREATE TEMP TABLE pc_test_sums (day date, customer_id bigint, partner_id bigint, association_type "
-            "varchar(16), classification varchar(16), currency varchar(3), line_count bigint, units bigint, hi bigint, "
-            "lo bigint)"
+            "varchar(16), classification varchar(16), currency varchar(3), amount numeric(38, 15), line_count bigint, "
+            "units bigint, hi bigint, lo bigint)"
         )
         rows = []
         for (offset, k, cls), (amount, count) in sums.items():
             customer, partner, assoc, currency = keyed(org, k)
             day = FIRST + dt.timedelta(days=offset)
-            rows.append((day, customer, partner, assoc, cls, currency, count, *split(amount)))
-        cur.executemany(f"INSERT INTO pc_test_sums ({columns}) VALUES ({', '.join(['%s'] * 10)})", rows)
+            # As the projections stage it: PostgreSQL numeric; SQLite text and its split beside it.
+            stored = amount if connection.vendor == "postgresql" else canonical(amount)
+            rows.append((day, customer, partner, assoc, cls, currency, stored, count, *split(amount)))
+        cur.executemany(f"INSERT INTO pc_test_sums ({columns}) VALUES ({', '.join(['%s'] * 11)})", rows)
         running.begin()
         running.stage_sums("pc_test_sums")
         running.finish()
@@ -176,3 +181,19 @@ def test_stage_sums_adds_each_classification_exactly(org, sums):
         for key, vec in stored_by_key().items()
     }
     assert got == want
+
+
+EDGES = ["0", "1", "-1", "0.5", "-0.5", "0.000000000000001", "-0.000000000000001", "1000", "-1000",
+         "999999999999999999.999999999999999", "-999999999999999999.999999999999999", "-12.000000000000001"]  # fmt: skip
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL splits numeric sums in SQL")
+@pytest.mark.django_db
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(amount=amounts)
+def test_postgresql_splits_a_numeric_sum_as_split_does(amount):
+    units, hi, lo = split_numeric_sql("a")
+    with connection.cursor() as cur:
+        for value in [amount, *map(Decimal, EDGES)]:
+            cur.execute(f"SELECT {units}, {hi}, {lo} FROM (SELECT CAST(%s AS numeric(38, 15)) AS a) t", [value])
+            assert tuple(cur.fetchone()) == split(value), value

@@ -261,6 +261,13 @@ def split(d: Decimal) -> tuple[int, int, int]:
     return units, hi, lo
 
 
+def split_numeric_sql(column: str) -> tuple[str, str, str]:
+    """PostgreSQL: SQL expressions of a ``numeric`` column's (units, hi, lo), exactly what
+    :func:`split` gives (numeric arithmetic is exact; no ``%``, a placeholder to the driver)."""
+    frac = f"(({column} - floor({column})) * {_E15})::bigint"
+    return f"floor({column})::bigint", f"({frac} / {_E7})", f"({frac} - {frac} / {_E7} * {_E7})"
+
+
 def scaled(units: int, hi: int, lo: int) -> int:
     """The split triple as one integer in units of 10^-15 (exact; Python integers do not overflow)."""
     return units * _E15 + hi * _E7 + lo

@@ -133,10 +133,15 @@ class DailyRollup(models.Model):
     """Sum of line items per day and key, maintained in the ingesting transaction."""
 
     day = models.DateField()
+    # No database constraints on the foreign keys, as on line items: rollups are derived from line
+    # items whose customer and partner ingestion has resolved, and PostgreSQL's deferred checks of
+    # a batch's rollups (two per row) cost more at COMMIT than writing them (migration 0008).
     # Indexed alone: account managers' reads select a customer's rollups without a day.
-    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("partners.Customer", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     # The (partner, day) index serves reads by partner.
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     association_type = models.CharField(max_length=16)
     service_name = models.CharField(max_length=200)
     service_type = models.CharField(max_length=16)
@@ -222,8 +227,12 @@ class CustomerRunningTotal(models.Model):
     integer arithmetic in SQL. Maintained by ingestion in the same transaction (usage/running.py).
     """
 
-    # The unique (key, day) index serves every read by key.
-    key = models.ForeignKey(CustomerTotalKey, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # The unique (key, day) index serves every read by key. No database constraint: ingestion
+    # writes each key before its days in the same statement sequence (running.finish), and the
+    # deferred check of every day written cost seconds at COMMIT (migration 0008).
+    key = models.ForeignKey(
+        CustomerTotalKey, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     day = models.DateField()
     expenditure_units = models.BigIntegerField(default=0)
     expenditure_hi = models.BigIntegerField(default=0)

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db import connection
 
+from partnercenter.core.money import split_numeric_sql
+
 from .models import CustomerRunningTotal, CustomerTotalKey
 
 VALUES = CustomerRunningTotal.VALUE_FIELDS  # 12 split-integer columns and line_count
@@ -92,14 +94,16 @@ def begin() -> None:
 
 def stage_sums(table: str) -> None:
     """Stage a scratch table of exact sums per rollup key (``day``, ``customer_id``,
-    ``partner_id``, ``association_type``, ``classification``, ``currency``, ``line_count``, and
-    each sum split into integers, core.money.split: ``units``, ``hi``, ``lo``): per day and
-    running-total key, each classification's parts summed, and the line count. One statement, in
-    the database: no Python step per key."""
+    ``partner_id``, ``association_type``, ``classification``, ``currency``, ``amount``,
+    ``line_count``; on SQLite also each amount split into integers, core.money.split: ``units``,
+    ``hi``, ``lo``): per day and running-total key, each classification's parts summed, and the
+    line count. One statement, in the database: no Python step per key."""
+    # PostgreSQL splits the numeric sums itself; SQLite's text amounts come split (staged beside them).
+    parts = split_numeric_sql("amount") if connection.vendor == "postgresql" else ("units", "hi", "lo")
     sums = ", ".join(
         f"SUM(CASE WHEN classification = '{c}' THEN {part} ELSE 0 END)"
         for c in CustomerRunningTotal.CLASSES
-        for part in ("units", "hi", "lo")
+        for part in parts
     )
     key = f"day, {', '.join(_DELTA_KEY)}"
     with connection.cursor() as cur:

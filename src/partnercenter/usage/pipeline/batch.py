@@ -107,6 +107,11 @@ class Chunks:
         projections.apply_all(self.deltas)
         self.deltas.clear()
 
+    def add_totals(self, totals: dict[tuple[str, str], Decimal]) -> None:
+        """Sums per (currency, classification) of rows staged for the projections otherwise."""
+        for tkey, amount in totals.items():
+            self.totals[tkey] = CONTEXT.add(self.totals.get(tkey, Decimal(0)), amount)
+
     def _write(self, rows: list[tuple[Any, ...]], sums: list[RowSums]) -> None:
         fresh = self._fresh(rows, sums)
         if fresh is not None:

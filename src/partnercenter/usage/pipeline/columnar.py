@@ -30,7 +30,7 @@ from partnercenter.core import money
 
 from .. import formats, partitioning
 from . import columns as colkit
-from . import transform
+from . import projections, transform
 from .projections import ROLLUP_KEY
 from .read import Layout
 from .transform import LINE_COLUMNS, Customers, Times, Transformer, project_from_tags
@@ -48,16 +48,22 @@ class Prepared:
 
     def __init__(self, table: pa.Table, end: dt.datetime, pg: bool) -> None:
         self.table, self.end = table, end  # end: the latest end of its rows' charge periods
-        self.sums = _grouped(table)
+        # SQLite: the rows' sums per rollup key, added up with the batch's in Python.
+        self.sums = None if pg else _grouped(table)
         # PostgreSQL: each identity's first row in the block (a row repeated in the block is
-        # written once), and the rows' COPY text (SQLite's unique index passes stored rows over).
+        # written once; SQLite's unique index passes stored rows over); when no row repeats, the
+        # rows' COPY text, their sums per rollup key as COPY text (staged as they are: the
+        # projections add up a key's sums from several blocks) and the report's totals.
         self.first: dict[bytes, int] = {}
         self.copy_csv: bytes | None = None
+        self.staged_csv = b""
+        self.totals: dict[tuple[str, str], Decimal] = {}
         if pg:
             for k, identity in enumerate(table.column("identity").to_pylist()):
                 self.first.setdefault(identity, k)
             if len(self.first) == table.num_rows:
                 self.copy_csv = _copy_csv(table)
+                self.staged_csv, self.totals = _staged(table)
 
 
 def applies(layout: Layout) -> bool:
@@ -359,16 +365,25 @@ class BlockPath:
         if not table.num_rows:
             return
         if self.pg:
-            new = self._fresh(prepared)
-            if new.num_rows:
-                self._prepare_write(new)
-                whole = new.num_rows == table.num_rows
-                self.chunks.writer.insert_csv(prepared.copy_csv if whole and prepared.copy_csv else _copy_csv(new))
-                self._counted(new, prepared.sums if whole else None)
+            self._take_postgres(prepared)
         else:
             self._prepare_write(table)
             new = self._inserted(table)
             self._counted(new, prepared.sums if new is table else None)
+
+    def _take_postgres(self, prepared: Prepared) -> None:
+        new = self._fresh(prepared)
+        if not new.num_rows:
+            return
+        self._prepare_write(new)
+        if new is prepared.table and prepared.copy_csv is not None:  # every row new, none repeated
+            self.chunks.writer.insert_csv(prepared.copy_csv)
+            projections.stage_csv(prepared.staged_csv)
+            self.chunks.add_totals(prepared.totals)
+            self._count(new)
+        else:
+            self.chunks.writer.insert_csv(_copy_csv(new))
+            self._counted(new, None)
 
     def _inserted(self, table: pa.Table) -> pa.Table:
         """SQLite: the block inserted whole, rows already stored (or earlier in the block) passed
@@ -423,6 +438,9 @@ class BlockPath:
             else:
                 slot[0] = add(slot[0], amount)
                 slot[1] += count
+        self._count(new)
+
+    def _count(self, new: pa.Table) -> None:
         self.report.rows_new += new.num_rows
         self.report.rows_corrections += pc.sum(pc.cast(new.column("is_correction"), pa.int64())).as_py() or 0
 
@@ -441,6 +459,33 @@ def _grouped(rows: pa.Table) -> list[tuple[tuple[Any, ...], Decimal, int]]:
     return [
         (key, with_places(amount, p), count) for key, amount, count, p in zip(keys, sums, counts, places, strict=True)
     ]
+
+
+def _staged(rows: pa.Table) -> tuple[bytes, dict[tuple[str, str], Decimal]]:
+    """PostgreSQL: the rows' sums per rollup key as the CSV of a COPY into the projections'
+    scratch table (numeric keeps 15 places whatever the rows' places), and their totals per
+    (currency, classification) with the places the row path gives them."""
+    from pyarrow import csv
+
+    grouped = rows.group_by(_SUM_KEY, use_threads=False).aggregate(
+        [("billed_amount", "sum"), ("billed_amount", "count")]
+    )
+    sink = pa.BufferOutputStream()
+    staged = grouped.select([*_SUM_KEY, "billed_amount_sum", "billed_amount_count"])
+    csv.write_csv(staged, sink, csv.WriteOptions(include_header=False))
+    by_class = rows.group_by(["billing_currency", "classification"], use_threads=False).aggregate(
+        [("billed_amount", "sum"), ("billed_places", "max")]
+    )
+    totals = {
+        (currency, classification): money.with_places(amount, places)
+        for currency, classification, amount, places in zip(
+            *(by_class.column(c).to_pylist() for c in ("billing_currency", "classification")),
+            by_class.column("billed_amount_sum").to_pylist(),
+            by_class.column("billed_places_max").to_pylist(),
+            strict=True,
+        )
+    }
+    return sink.getvalue().to_pybytes(), totals
 
 
 def _shared(column: pa.ChunkedArray) -> list[Any]:
@@ -507,14 +552,20 @@ def _in_turn(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
 
 
 def _one_ahead(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
-    """``work`` of each item, the next item's computed in a thread while the caller handles the
-    current one (pyarrow's kernels, hashing and the database's writes let go of the GIL)."""
+    """``work`` of each item, the next item read and worked on in a thread while the caller
+    handles the current one (pyarrow's reader and kernels, hashing and the database's writes let
+    go of the GIL). The thread also reads the items: reading a block of the file is part of
+    preparing it."""
+
+    def step() -> Any:
+        item = next(items, _END)
+        return _END if item is _END else work(item)
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None
-        for item in items:
-            future = pool.submit(work, item)
-            if pending is not None:
-                yield pending.result()
-            pending = future
-        if pending is not None:
-            yield pending.result()
+        pending = pool.submit(step)
+        while (result := pending.result()) is not _END:
+            pending = pool.submit(step)
+            yield result
+
+
+_END = object()

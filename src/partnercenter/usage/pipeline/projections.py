@@ -5,7 +5,7 @@ few set-based statements over the staged sums:
 
 * ``daily_rollups``: ``usage_dailyrollup``, the amount and line count per :data:`ROLLUP_KEY`;
 * ``customer_totals``: the per-customer running totals (usage/running.py) the expenditure
-  summary reads, from the staged sums' integer parts (core.money.split, staged beside each sum).
+  summary reads, from the staged sums split into integers (core.money.split).
 """
 
 from __future__ import annotations
@@ -37,18 +37,16 @@ ROLLUP_KEY = (
 Deltas = dict[tuple[Any, ...], list[Any]]
 
 _COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count"))
-# Each staged sum is also split into integers (core.money.split): the running totals add those.
+# SQLite stages each sum's split (core.money.split) beside its text: the running totals add those.
+# PostgreSQL splits its numeric sums in SQL (running.stage_sums).
 _PARTS = ("units", "hi", "lo")
-_STAGED_COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count", *_PARTS))
+_SQLITE_COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count", *_PARTS))
 _KEY = ", ".join(ROLLUP_KEY)
 _DELTA = "pc_rollup_delta"  # the batch's staged sums, per rollup key
 _CREATE_DELTA = {
-    "postgresql": (
-        f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS SELECT {_COLS}, "  # noqa: S608
-        f"{', '.join(f'0::bigint AS {p}' for p in _PARTS)} FROM usage_dailyrollup WITH NO DATA"
-    ),
+    "postgresql": f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS SELECT {_COLS} FROM usage_dailyrollup WITH NO DATA",  # noqa: S608
     # No declared types: SQLite keeps each value as it is bound (an amount's text stays text).
-    "sqlite": f"CREATE TEMP TABLE {_DELTA} ({_STAGED_COLS})",
+    "sqlite": f"CREATE TEMP TABLE {_DELTA} ({_SQLITE_COLS})",
 }
 # One statement when the batch's rows are all written: the steps' deltas summed per key and added
 # in key order, so that the rollups' unique index is walked once from left to right (a step at a
@@ -76,13 +74,20 @@ class Projection:
 
 
 def _stage_postgres(deltas: Deltas) -> None:
-    with connection.connection.cursor() as cur, cur.copy(f"COPY {_DELTA} ({_STAGED_COLS}) FROM STDIN") as copy:
+    with connection.connection.cursor() as cur, cur.copy(f"COPY {_DELTA} ({_COLS}) FROM STDIN") as copy:
         for k, (amount, count) in deltas.items():
-            copy.write_row((*k, amount, count, *split(amount)))
+            copy.write_row((*k, amount, count))
+
+
+def stage_csv(data: bytes) -> None:
+    """PostgreSQL: stage sums given as the CSV of a COPY (:data:`ROLLUP_KEY`, amount, line count;
+    a key may come again: the projections add its sums up)."""
+    with connection.connection.cursor() as cur, cur.copy(f"COPY {_DELTA} ({_COLS}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(data)
 
 
 def _stage_sqlite(deltas: Deltas) -> None:
-    sql = f"INSERT INTO {_DELTA} ({_STAGED_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 5))})"  # noqa: S608
+    sql = f"INSERT INTO {_DELTA} ({_SQLITE_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 5))})"  # noqa: S608
     rows = [
         (k[0].isoformat(), *k[1:], canonical(amount), count, *split(amount)) for k, (amount, count) in deltas.items()
     ]

@@ -31,6 +31,7 @@ _DELTA = "pc_running_delta"
 _CUM = "pc_running_cum"
 _DELTA_KEY = ("customer_id", "partner_id", "association_type", "currency")
 _V = [f"v{i}" for i in range(WIDTH)]
+_PARTS = ("units", "hi", "lo")  # an amount's split integers (core.money.split)
 _CREATE_DELTA = (
     f"CREATE TEMP TABLE {_DELTA} (day date NOT NULL, customer_id bigint NOT NULL, partner_id bigint NOT NULL, "
     f"association_type varchar(16) NOT NULL, currency varchar(3) NOT NULL, {', '.join(f'{v} bigint NOT NULL' for v in _V)})"
@@ -98,18 +99,26 @@ def stage_sums(table: str) -> None:
     ``line_count``; on SQLite also each amount split into integers, core.money.split: ``units``,
     ``hi``, ``lo``): per day and running-total key, each classification's parts summed, and the
     line count. One statement, in the database: no Python step per key."""
-    # PostgreSQL splits the numeric sums itself; SQLite's text amounts come split (staged beside them).
-    parts = split_numeric_sql("amount") if connection.vendor == "postgresql" else ("units", "hi", "lo")
-    sums = ", ".join(
-        f"SUM(CASE WHEN classification = '{c}' THEN {part} ELSE 0 END)"
-        for c in CustomerRunningTotal.CLASSES
-        for part in parts
-    )
     key = f"day, {', '.join(_DELTA_KEY)}"
+    if connection.vendor == "postgresql":
+        # Each classification's exact numeric sum per day and key, split once (a sum's split
+        # joins to the same amount as the sum of its parts' splits).
+        parts = ", ".join(f"{e} AS {p}" for e, p in zip(split_numeric_sql("SUM(amount)"), _PARTS, strict=True))
+    else:  # text amounts, staged with their split beside them: the parts are added
+        parts = ", ".join(f"SUM({p}) AS {p}" for p in _PARTS)
+    per_class = (
+        f"SELECT {key}, classification, {parts}, SUM(line_count) AS line_count FROM {table} "  # noqa: S608
+        f"GROUP BY {key}, classification"
+    )
+    sums = ", ".join(
+        f"SUM(CASE WHEN classification = '{c}' THEN {p} ELSE 0 END)"
+        for c in CustomerRunningTotal.CLASSES
+        for p in _PARTS
+    )
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {_DELTA} ({key}, {', '.join(_V)}) SELECT {key}, {sums}, SUM(line_count) "  # noqa: S608
-            f"FROM {table} GROUP BY {key}"
+            f"FROM ({per_class}) c GROUP BY {key}"
         )
 
 

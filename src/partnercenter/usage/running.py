@@ -31,7 +31,7 @@ _DELTA = "pc_running_delta"
 _CUM = "pc_running_cum"
 _DELTA_KEY = ("customer_id", "partner_id", "association_type", "currency")
 _V = [f"v{i}" for i in range(WIDTH)]
-_PARTS = ("units", "hi", "lo")  # an amount's split integers (core.money.split)
+PARTS = ("units", "hi", "lo")  # an amount's split integers (core.money.split), as stage_sums reads them
 _CREATE_DELTA = (
     f"CREATE TEMP TABLE {_DELTA} (day date NOT NULL, customer_id bigint NOT NULL, partner_id bigint NOT NULL, "
     f"association_type varchar(16) NOT NULL, currency varchar(3) NOT NULL, {', '.join(f'{v} bigint NOT NULL' for v in _V)})"
@@ -103,9 +103,9 @@ def stage_sums(table: str) -> None:
     if connection.vendor == "postgresql":
         # Each classification's exact numeric sum per day and key, split once (a sum's split
         # joins to the same amount as the sum of its parts' splits).
-        parts = ", ".join(f"{e} AS {p}" for e, p in zip(split_numeric_sql("SUM(amount)"), _PARTS, strict=True))
+        parts = ", ".join(f"{e} AS {p}" for e, p in zip(split_numeric_sql("SUM(amount)"), PARTS, strict=True))
     else:  # text amounts, staged with their split beside them: the parts are added
-        parts = ", ".join(f"SUM({p}) AS {p}" for p in _PARTS)
+        parts = ", ".join(f"SUM({p}) AS {p}" for p in PARTS)
     per_class = (
         f"SELECT {key}, classification, {parts}, SUM(line_count) AS line_count FROM {table} "  # noqa: S608
         f"GROUP BY {key}, classification"
@@ -113,7 +113,7 @@ def stage_sums(table: str) -> None:
     sums = ", ".join(
         f"SUM(CASE WHEN classification = '{c}' THEN {p} ELSE 0 END)"
         for c in CustomerRunningTotal.CLASSES
-        for p in _PARTS
+        for p in PARTS
     )
     with connection.cursor() as cur:
         cur.execute(

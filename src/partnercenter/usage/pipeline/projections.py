@@ -39,8 +39,7 @@ Deltas = dict[tuple[Any, ...], list[Any]]
 _COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count"))
 # SQLite stages each sum's split (core.money.split) beside its text: the running totals add those.
 # PostgreSQL splits its numeric sums in SQL (running.stage_sums).
-_PARTS = ("units", "hi", "lo")
-_SQLITE_COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count", *_PARTS))
+_SQLITE_COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count", *running.PARTS))
 _KEY = ", ".join(ROLLUP_KEY)
 _DELTA = "pc_rollup_delta"  # the batch's staged sums, per rollup key
 _CREATE_DELTA = {

@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import multiprocessing
 import shutil
 import time
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,13 +55,27 @@ FELL_BACK = "fell back"  # blocks taken, then pyarrow could not read on: the row
 # --- the comparison ------------------------------------------------------------------------------
 
 
-@dataclass
 class Taken:
-    readable: list[bool] = field(default_factory=list)
-    blocks: int = 0
-    refused: int = 0
-    raised: int = 0
-    unsupported: int = 0
+    """What the block path did. Blocks are read and prepared in a forked process on SQLite when
+    a file has several (columnar.FORK_BLOCKS): those counts are kept in memory both share."""
+
+    def __init__(self) -> None:
+        self.readable: list[bool] = []
+        self.blocks = 0
+        self._shared = multiprocessing.RawArray("q", 3)  # refused, raised, unsupported
+
+    refused = property(lambda self: self._shared[0])
+    raised = property(lambda self: self._shared[1])
+    unsupported = property(lambda self: self._shared[2])
+
+    def count(self, what: str) -> None:
+        self._shared[("refused", "raised", "unsupported").index(what)] += 1
+
+    def __repr__(self) -> str:
+        return (
+            f"Taken(readable={self.readable}, blocks={self.blocks}, refused={self.refused}, "
+            f"raised={self.raised}, unsupported={self.unsupported})"
+        )
 
 
 def _text(value: Any) -> Any:
@@ -152,17 +166,17 @@ def _count_blocks(monkeypatch: pytest.MonkeyPatch) -> Taken:
         try:
             ready = prepare(self, *args)
         except Exception:
-            taken.raised += 1
+            taken.count("raised")
             raise
         if ready is None:
-            taken.refused += 1
+            taken.count("refused")
         return ready
 
     def counted_take(self: Any, *args: Any) -> None:
         try:
             take(self, *args)
         except Exception:
-            taken.raised += 1
+            taken.count("raised")
             raise
         taken.blocks += 1
 
@@ -170,7 +184,7 @@ def _count_blocks(monkeypatch: pytest.MonkeyPatch) -> Taken:
         try:
             yield from record_batches(*args)
         except columnar.Unsupported:
-            taken.unsupported += 1
+            taken.count("unsupported")
             raise
 
     monkeypatch.setattr(columnar, "readable", counted_readable)

@@ -16,8 +16,9 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,7 +31,7 @@ from partnercenter.core import money
 
 from .. import formats, partitioning
 from . import columns as colkit
-from . import projections, transform
+from . import forked, projections, transform
 from .projections import ROLLUP_KEY
 from .read import Layout
 from .transform import LINE_COLUMNS, Customers, Times, Transformer, project_from_tags
@@ -38,6 +39,9 @@ from .validate import BILLING_MODES, CATEGORIES, SERVICE_TYPES
 
 logger = logging.getLogger(__name__)
 BLOCK_BYTES = 4 << 20  # bytes of the file read, checked and written together (~5,000 FOCUS rows): bounds memory
+# SQLite prepares a file of at least this many blocks in a forked process (forked.py): below it,
+# the fork and the pickles cost more than preparing in turn saves.
+FORK_BLOCKS = 2
 _NO_LINE = SimpleNamespace(line=0)
 
 
@@ -529,29 +533,43 @@ def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_o
         ready = path.prepare(layout, batch.columns, first) if batch.num_rows and report.accepted else None
         return batch.columns, ready
 
-    # On SQLite the writes give the GIL back and take it again for every row: a second thread
-    # holding it meanwhile would stall them, so the blocks are read and written in turn there.
-    ahead = _one_ahead if path.pg else _in_turn
-    for cols, ready in ahead(numbered(), prepare):
-        n = len(cols[0]) if cols else 0
-        if ready is not None and report.accepted:
-            path.take(ready)
-        elif n:
-            rows = [list(r) for r in zip(*(c.to_pylist() for c in cols), strict=True)]
-            one_by_one(enumerate(rows, row_no), _NO_LINE)
-            if report.accepted:
-                chunks.flush()  # its rows before the next block's: ids keep the file's order
-        row_no += n
+    with closing(_ahead(source, path.pg)(numbered(), prepare)) as prepared:
+        for cols, ready in prepared:
+            n = len(cols[0]) if cols else 0
+            if ready is not None and report.accepted:
+                path.take(ready)
+            elif n:
+                rows = [list(r) for r in zip(*(c.to_pylist() for c in cols), strict=True)]
+                one_by_one(enumerate(rows, row_no), _NO_LINE)
+                if report.accepted:
+                    chunks.flush()  # its rows before the next block's: ids keep the file's order
+            row_no += n
     if not check.passed():
         raise Unsupported("the csv module does not read the file whole at the header's width")
     return row_no - source.first_row
 
 
-def _in_turn(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
-    return map(work, items)
+Ahead = Callable[[Iterator[Any], Callable[[Any], Any]], Generator[Any, None, None]]
 
 
-def _one_ahead(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
+def _ahead(source: formats.Source, pg: bool) -> Ahead:
+    """How the blocks are prepared while the previous one is written. PostgreSQL: in a thread
+    (its writes wait on the server). SQLite: its writes give the GIL back and take it again for
+    every row, so a second thread holding it would stall them; a file of several blocks is
+    prepared in a forked process instead (forked.py), a smaller one in turn with its writes."""
+    if pg:
+        return _one_ahead
+    assert source.path is not None
+    if forked.available() and os.path.getsize(source.path) >= FORK_BLOCKS * BLOCK_BYTES:
+        return forked.ahead
+    return _in_turn
+
+
+def _in_turn(items: Iterator[Any], work: Callable[[Any], Any]) -> Generator[Any, None, None]:
+    yield from map(work, items)
+
+
+def _one_ahead(items: Iterator[Any], work: Callable[[Any], Any]) -> Generator[Any, None, None]:
     """``work`` of each item, the next item read and worked on in a thread while the caller
     handles the current one (pyarrow's reader and kernels, hashing and the database's writes let
     go of the GIL). The thread also reads the items: reading a block of the file is part of

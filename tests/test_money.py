@@ -17,6 +17,8 @@ from partnercenter.core.money import (
     InvalidAmount,
     amount,
     canonical,
+    canonical_sql,
+    carried_sql,
     from_scaled,
     is_currency,
     parse_ledger_amount,
@@ -344,3 +346,44 @@ def test_split_is_the_floor_and_the_fraction_in_15_places(d):
     )
     assert split(d) == (units, frac // 10**7, frac % 10**7)
     assert split(Decimal("-0")) == (0, 0, 0) and split(Decimal("-1E-16")) == (-1, 99999999, 9999999)
+
+
+@pytest.mark.django_db
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(amounts, min_size=1, max_size=30))
+def test_sqlite_canonical_text_of_summed_parts_is_the_canonical_sum(values):
+    """Ingestion's rollups on SQLite: split parts summed by SQL's integer SUM, carried back into
+    their ranges (carried_sql: the split of the sum) and written as canonical text in SQL."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's expressions")
+    units, hi, lo = carried_sql("SUM(units)", "SUM(hi)", "SUM(lo)")
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS t_parts (units, hi, lo)")
+        cur.execute("DELETE FROM t_parts")
+        cur.executemany("INSERT INTO t_parts VALUES (%s, %s, %s)", [split(v) for v in values])
+        cur.execute(f"SELECT {units}, {hi}, {lo} FROM t_parts")  # noqa: S608
+        carried = cur.fetchone()
+        cur.execute(
+            f"SELECT {canonical_sql('u', 'h * 10000000 + l')} FROM (SELECT {units} u, {hi} h, {lo} l FROM t_parts)"
+        )  # noqa: S608
+        (text,) = cur.fetchone()
+    total = exact_sum(values)
+    assert carried == split(total)
+    assert text == canonical(total)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "text", ["0", "7", "-7", "0.5", "-0.5", "-0.000000000000001", "999999999999.999999999999999", "-1000000000000"]
+)
+def test_sqlite_canonical_text_at_the_edges(text):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's expression")
+    units, hi, lo = split(Decimal(text))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {canonical_sql(str(units), str(hi * 10**7 + lo))}")  # noqa: S608
+        assert cur.fetchone() == (text,)

@@ -246,6 +246,7 @@ def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> N
 # --------------------------------------------------------------------------------------------
 
 _E7 = 10**7
+_E8 = 10**8
 _E15 = 10**15
 
 
@@ -259,6 +260,44 @@ def split(d: Decimal) -> tuple[int, int, int]:
     units, frac = divmod(whole, _E15)  # floor division: units = floor(d), 0 <= frac < 10^15
     hi, lo = divmod(frac, _E7)
     return units, hi, lo
+
+
+def split_column(text: Any) -> tuple[Any, Any, Any]:
+    """pyarrow: :func:`split` of each canonical amount text (:func:`canonical`, at most
+    ``SCALE`` places and 18 integer digits) as three int64 arrays, with column kernels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.extract_regex(text, r"^(?P<sign>-?)(?P<whole>[0-9]{1,18})(?:\.(?P<frac>[0-9]{1,15}))?$")
+    whole = pc.cast(pc.struct_field(found, "whole"), pa.int64())
+    frac = pc.cast(pc.utf8_rpad(pc.struct_field(found, "frac"), SCALE, "0"), pa.int64())
+    negative = pc.equal(pc.struct_field(found, "sign"), "-")
+    borrow = pc.and_(negative, pc.greater(frac, 0))  # -2.25 = -3 + 0.75
+    units = pc.if_else(negative, pc.subtract(pc.negate(whole), pc.cast(borrow, pa.int64())), whole)
+    frac = pc.if_else(borrow, pc.subtract(_E15, frac), frac)
+    hi = pc.divide(frac, _E7)  # integer division of non-negative integers: floor
+    return units, hi, pc.subtract(frac, pc.multiply(hi, _E7))
+
+
+def carried_sql(units: str, hi: str, lo: str) -> tuple[str, str, str]:
+    """SQL expressions of the split (:func:`split`) of the amount that integer ``units``, ``hi``
+    and ``lo`` stand for when ``hi`` and ``lo`` may have outgrown their ranges (sums of parts, each
+    at least 0): ``lo`` carried into ``hi``, ``hi`` into ``units``. A split is unique, so this is
+    the split of the exact sum."""
+    hi_carried = f"({hi} + ({lo}) / {_E7})"
+    return f"({units} + {hi_carried} / {_E8})", f"({hi_carried} % {_E8})", f"(({lo}) % {_E7})"
+
+
+def canonical_sql(units: str, frac: str) -> str:
+    """SQLite: an SQL expression of :func:`canonical`'s text of the amount ``units + frac *
+    10^-15`` (integers, ``0 <= frac < 10^15``: a split's units and its hi and lo as one
+    integer), with integer and text functions only: no Python call per row."""
+    digits = f"'{'0' * (SCALE - 1)}'"
+    below = f"(-({units}) - 1) || '.' || rtrim(substr({digits} || ({_E15} - ({frac})), -{SCALE}), '0')"
+    above = f"({units}) || '.' || rtrim(substr({digits} || ({frac}), -{SCALE}), '0')"
+    return (
+        f"(CASE WHEN ({frac}) = 0 THEN CAST(({units}) AS TEXT) WHEN ({units}) < 0 THEN '-' || {below} ELSE {above} END)"
+    )
 
 
 def split_numeric_sql(column: str) -> tuple[str, str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 
-from partnercenter.core.money import split_numeric_sql
+from partnercenter.core.money import carried_sql, split_numeric_sql
 
 from .models import CustomerRunningTotal, CustomerTotalKey
 
@@ -95,17 +95,20 @@ def begin() -> None:
 
 def stage_sums(table: str) -> None:
     """Stage a scratch table of exact sums per rollup key (``day``, ``customer_id``,
-    ``partner_id``, ``association_type``, ``classification``, ``currency``, ``amount``,
-    ``line_count``; on SQLite also each amount split into integers, core.money.split: ``units``,
-    ``hi``, ``lo``): per day and running-total key, each classification's parts summed, and the
-    line count. One statement, in the database: no Python step per key."""
+    ``partner_id``, ``association_type``, ``classification``, ``currency``, ``line_count``, and
+    the amount: on PostgreSQL ``amount``, numeric; on SQLite its split into integers,
+    core.money.split, ``units``, ``hi``, ``lo``): per day and running-total key, each
+    classification's parts summed, and the line count. One statement, in the database: no
+    Python step per key."""
     key = f"day, {', '.join(_DELTA_KEY)}"
     if connection.vendor == "postgresql":
         # Each classification's exact numeric sum per day and key, split once (a sum's split
         # joins to the same amount as the sum of its parts' splits).
         parts = ", ".join(f"{e} AS {p}" for e, p in zip(split_numeric_sql("SUM(amount)"), PARTS, strict=True))
-    else:  # text amounts, staged with their split beside them: the parts are added
-        parts = ", ".join(f"SUM({p}) AS {p}" for p in PARTS)
+    else:  # amounts staged as their split: the parts are added, then carried (the same split as
+        # PostgreSQL's, however the batch's sums were staged)
+        carried = carried_sql(*(f"SUM({p})" for p in PARTS))
+        parts = ", ".join(f"{e} AS {p}" for e, p in zip(carried, PARTS, strict=True))
     per_class = (
         f"SELECT {key}, classification, {parts}, SUM(line_count) AS line_count FROM {table} "  # noqa: S608
         f"GROUP BY {key}, classification"

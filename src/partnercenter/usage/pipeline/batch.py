@@ -228,9 +228,10 @@ def _ingest(
     chunks = Chunks(report, w, batch.pk, layout, chunk)
     projections.begin_all()
     one_by_one = _one_by_one(layout, validator, transformer, chunks)
-    if check and customers.load_all():
+    blocks = bool(check and customers.load_all())
+    if blocks:
         path = columnar.BlockPath(chunks, customers, times, transformer, pg)
-        report.rows_total = columnar.each_block(source, layout, path, one_by_one, check)
+        report.rows_total = columnar.each_block(source, layout, path, one_by_one)
     else:
         report.rows_total = _each_row(source, one_by_one)
     report.unknown_accounts = sorted(validator.unknown)
@@ -240,6 +241,8 @@ def _ingest(
         chunks.flush()  # may still find a line id that clashes with a stored row
     if report.accepted:
         _finish(report, chunks, batch.pk)
+    if blocks and check:
+        columnar.confirm(check)  # last: the check has had until now to read the file
 
 
 def _each_row(source: formats.Source, one_by_one: columnar.OneByOne) -> int:

@@ -46,28 +46,26 @@ _NO_LINE = SimpleNamespace(line=0)
 
 
 class Prepared:
-    """A block's line items and what writing them takes, computed in the preparing thread for
-    all of its rows (on PostgreSQL the writing thread then mostly waits for the server); when some
-    rows turn out stored already, the writer computes them again for the others."""
+    """A block's line items and what writing them takes, computed in the preparing thread or
+    process for all of its rows (the writer then mostly waits for the database); when some rows
+    turn out stored already, the writer computes the sums again for the others."""
 
     def __init__(self, table: pa.Table, end: dt.datetime, pg: bool) -> None:
         self.table, self.end = table, end  # end: the latest end of its rows' charge periods
-        # SQLite: the rows' sums per rollup key, added up with the batch's in Python.
-        self.sums = None if pg else _grouped(table)
         # PostgreSQL: each identity's first row in the block (a row repeated in the block is
-        # written once; SQLite's unique index passes stored rows over); when no row repeats, the
-        # rows' COPY text, their sums per rollup key as COPY text (staged as they are: the
-        # projections add up a key's sums from several blocks) and the report's totals.
+        # written once; SQLite's unique index passes stored rows over) and, when no row repeats,
+        # the rows' COPY text.
         self.first: dict[bytes, int] = {}
         self.copy_csv: bytes | None = None
-        self.staged_csv = b""
-        self.totals: dict[tuple[str, str], Decimal] = {}
+        self.sums: Sums | None = None
         if pg:
             for k, identity in enumerate(table.column("identity").to_pylist()):
                 self.first.setdefault(identity, k)
             if len(self.first) == table.num_rows:
                 self.copy_csv = _copy_csv(table)
-                self.staged_csv, self.totals = _staged(table)
+                self.sums = Sums(table, pg)
+        else:
+            self.sums = Sums(table, pg)
 
 
 def applies(layout: Layout) -> bool:
@@ -81,8 +79,8 @@ class Unsupported(Exception):
 class ReadCheck:
     """:func:`formats.reads_whole` of a file, run in a process of its own while the blocks are
     read (the csv module's pass over the file would otherwise take a tenth of the ingesting
-    process's time); :func:`each_block` asks for its answer once every block is taken, before
-    anything is committed. A process that cannot start or ends otherwise than with an answer
+    process's time); ingestion asks for its answer (:func:`confirm`) once every block is taken
+    and the batch's totals are computed, before anything is committed. A process that cannot start or ends otherwise than with an answer
     (an interpreter that is not Python, a kill) leaves the check to this process."""
 
     def __init__(self, path: Path, width: int) -> None:
@@ -96,6 +94,8 @@ class ReadCheck:
             )
         except OSError:
             self._process = None
+        else:
+            _yielding(self._process.pid)
 
     def passed(self) -> bool:
         """Whether the file reads whole."""
@@ -109,6 +109,17 @@ class ReadCheck:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+
+
+def _yielding(pid: int) -> None:
+    """The check at the lowest scheduling priority: it takes a core only when ingestion leaves one
+    idle (its answer is asked for last, once the batch's totals are computed), rather than a third
+    of each while the blocks are read, prepared and written beside it."""
+    if hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, 19)
+        except OSError:  # gone already, or not permitted: it runs at the usual priority
+            pass
 
 
 def readable(source: formats.Source, width: int) -> ReadCheck | None:
@@ -369,25 +380,21 @@ class BlockPath:
         if not table.num_rows:
             return
         if self.pg:
-            self._take_postgres(prepared)
+            new = self._fresh(prepared)
+            if not new.num_rows:
+                return
+            self._prepare_write(new)
+            all_new = new is prepared.table and prepared.copy_csv is not None  # none stored, none repeated
+            self.chunks.writer.insert_csv(prepared.copy_csv if all_new and prepared.copy_csv else _copy_csv(new))
         else:
             self._prepare_write(table)
             new = self._inserted(table)
-            self._counted(new, prepared.sums if new is table else None)
-
-    def _take_postgres(self, prepared: Prepared) -> None:
-        new = self._fresh(prepared)
-        if not new.num_rows:
-            return
-        self._prepare_write(new)
-        if new is prepared.table and prepared.copy_csv is not None:  # every row new, none repeated
-            self.chunks.writer.insert_csv(prepared.copy_csv)
-            projections.stage_csv(prepared.staged_csv)
-            self.chunks.add_totals(prepared.totals)
-            self._count(new)
-        else:
-            self.chunks.writer.insert_csv(_copy_csv(new))
-            self._counted(new, None)
+        if new.num_rows:
+            sums = prepared.sums if new is table and prepared.sums is not None else Sums(new, self.pg)
+            sums.stage()
+            self.chunks.add_totals(sums.totals)
+            self.report.rows_new += new.num_rows
+            self.report.rows_corrections += pc.sum(pc.cast(new.column("is_correction"), pa.int64())).as_py() or 0
 
     def _inserted(self, table: pa.Table) -> pa.Table:
         """SQLite: the block inserted whole, rows already stored (or earlier in the block) passed
@@ -427,60 +434,46 @@ class BlockPath:
             self.months |= months
         self.chunks.make_room()
 
-    def _counted(self, new: pa.Table, sums: list[tuple[tuple[Any, ...], Decimal, int]] | None) -> None:
-        """The new rows' sums (:func:`_grouped`, computed here unless given) into the batch's, and
-        the batch's counts."""
-        if not new.num_rows:
-            return
-        if sums is None:
-            sums = _grouped(new)
-        deltas, add = self.chunks.deltas, money.CONTEXT.add
-        for key, amount, count in sums:
-            slot = deltas.get(key)
-            if slot is None:
-                deltas[key] = [amount, count]
-            else:
-                slot[0] = add(slot[0], amount)
-                slot[1] += count
-        self._count(new)
 
-    def _count(self, new: pa.Table) -> None:
-        self.report.rows_new += new.num_rows
-        self.report.rows_corrections += pc.sum(pc.cast(new.column("is_correction"), pa.int64())).as_py() or 0
+class Sums:
+    """New rows' sums per rollup key, staged for the projections as they are (a key may come
+    again from another block: the projections add its sums up), and their totals per (currency,
+    classification) with the places the row path gives them (the report's). PostgreSQL stages
+    numeric sums from a COPY's CSV; SQLite each sum's split (money.split_column: integers SQLite
+    adds in C), with line counts, bound as they are."""
 
+    def __init__(self, rows: pa.Table, pg: bool) -> None:
+        self.pg = pg
+        if pg:
+            grouped = rows.group_by(_SUM_KEY, use_threads=False).aggregate(
+                [("billed_amount", "sum"), ("billed_amount", "count")]
+            )
+            self.staged: Any = _csv(grouped.select([*_SUM_KEY, "billed_amount_sum", "billed_amount_count"]))
+        else:
+            units, hi, lo = money.split_column(rows.column("billed_cost"))
+            parts = rows.select(_SUM_KEY).append_column("units", units).append_column("hi", hi)
+            grouped = (
+                parts.append_column("lo", lo)
+                .group_by(_SUM_KEY, use_threads=False)
+                .aggregate([("units", "count"), ("units", "sum"), ("hi", "sum"), ("lo", "sum")])
+            )
+            day = pc.cast(grouped.column("day"), pa.string())
+            self.staged = grouped.select([*_SUM_KEY[1:], "units_count", "units_sum", "hi_sum", "lo_sum"])
+            self.staged = self.staged.add_column(0, "day", day)
+        self.totals = _totals(rows)
 
-def _grouped(rows: pa.Table) -> list[tuple[tuple[Any, ...], Decimal, int]]:
-    """The rows' sums per rollup key: (key, amount, line count), each amount with the most places
-    of its rows' amounts, as the row path adds them (Chunks._add_sums)."""
-    grouped = rows.group_by(_SUM_KEY, use_threads=False).aggregate(
-        [("billed_amount", "sum"), ("billed_amount", "count"), ("billed_places", "max")]
-    )
-    keys = zip(*(_shared(grouped.column(c)) for c in _SUM_KEY), strict=True)
-    sums = grouped.column("billed_amount_sum").to_pylist()
-    counts = grouped.column("billed_amount_count").to_pylist()
-    places = grouped.column("billed_places_max").to_pylist()
-    with_places = money.with_places
-    return [
-        (key, with_places(amount, p), count) for key, amount, count, p in zip(keys, sums, counts, places, strict=True)
-    ]
+    def stage(self) -> None:
+        if self.pg:
+            projections.stage_csv(self.staged)
+        else:
+            projections.stage_rows(zip(*(c.to_pylist() for c in self.staged.columns), strict=True))
 
 
-def _staged(rows: pa.Table) -> tuple[bytes, dict[tuple[str, str], Decimal]]:
-    """PostgreSQL: the rows' sums per rollup key as the CSV of a COPY into the projections'
-    scratch table (numeric keeps 15 places whatever the rows' places), and their totals per
-    (currency, classification) with the places the row path gives them."""
-    from pyarrow import csv
-
-    grouped = rows.group_by(_SUM_KEY, use_threads=False).aggregate(
-        [("billed_amount", "sum"), ("billed_amount", "count")]
-    )
-    sink = pa.BufferOutputStream()
-    staged = grouped.select([*_SUM_KEY, "billed_amount_sum", "billed_amount_count"])
-    csv.write_csv(staged, sink, csv.WriteOptions(include_header=False))
+def _totals(rows: pa.Table) -> dict[tuple[str, str], Decimal]:
     by_class = rows.group_by(["billing_currency", "classification"], use_threads=False).aggregate(
         [("billed_amount", "sum"), ("billed_places", "max")]
     )
-    totals = {
+    return {
         (currency, classification): money.with_places(amount, places)
         for currency, classification, amount, places in zip(
             *(by_class.column(c).to_pylist() for c in ("billing_currency", "classification")),
@@ -489,36 +482,30 @@ def _staged(rows: pa.Table) -> tuple[bytes, dict[tuple[str, str], Decimal]]:
             strict=True,
         )
     }
-    return sink.getvalue().to_pybytes(), totals
 
 
-def _shared(column: pa.ChunkedArray) -> list[Any]:
-    """The column's values, one Python object per distinct value (the rollup keys held until
-    they are handed over share them, as the row path's do)."""
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    values = encoded.dictionary.to_pylist()
-    return [values[i] for i in encoded.indices.to_pylist()]
-
-
-def _copy_csv(new: pa.Table) -> bytes:
-    """The rows as the CSV of PostgreSQL's COPY, written by pyarrow: strings quoted, NULL unquoted
-    and empty, the identity in bytea's hex form."""
+def _csv(table: pa.Table) -> bytes:
     from pyarrow import csv
 
-    hexed = pa.array(["\\x" + i.hex() for i in new.column("identity").to_pylist()], pa.string())
-    table = new.select(list(LINE_COLUMNS)).set_column(0, "identity", hexed)
     sink = pa.BufferOutputStream()
     csv.write_csv(table, sink, csv.WriteOptions(include_header=False))
     return sink.getvalue().to_pybytes()
 
 
+def _copy_csv(new: pa.Table) -> bytes:
+    """The rows as the CSV of PostgreSQL's COPY, written by pyarrow: strings quoted, NULL unquoted
+    and empty, the identity in bytea's hex form."""
+    hexed = pa.array(["\\x" + i.hex() for i in new.column("identity").to_pylist()], pa.string())
+    return _csv(new.select(list(LINE_COLUMNS)).set_column(0, "identity", hexed))
+
+
 OneByOne = Callable[[Iterable[tuple[int, list[str]]], Any], None]
 
 
-def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_one: OneByOne, check: ReadCheck) -> int:
+def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_one: OneByOne) -> int:
     """Every row through the block path, or the row path for a block it cannot show valid (and
-    for everything after a problem); the number of rows read. Raises :class:`Unsupported` when
-    ``check`` finds that the csv module reads the file otherwise (the row path then takes it all)."""
+    for everything after a problem); the number of rows read. The caller asks the file's
+    :class:`ReadCheck` before committing (:func:`confirm`)."""
     row_no = source.first_row
     report, chunks = path.report, path.chunks
 
@@ -544,9 +531,14 @@ def each_block(source: formats.Source, layout: Layout, path: BlockPath, one_by_o
                 if report.accepted:
                     chunks.flush()  # its rows before the next block's: ids keep the file's order
             row_no += n
+    return row_no - source.first_row
+
+
+def confirm(check: ReadCheck) -> None:
+    """Raises :class:`Unsupported` when ``check`` finds that the csv module reads the file
+    otherwise than the blocks did (the row path then takes it all, the batch's writes undone)."""
     if not check.passed():
         raise Unsupported("the csv module does not read the file whole at the header's width")
-    return row_no - source.first_row
 
 
 Ahead = Callable[[Iterator[Any], Callable[[Any], Any]], Generator[Any, None, None]]

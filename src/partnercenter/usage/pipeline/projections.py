@@ -10,13 +10,13 @@ few set-based statements over the staged sums:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 
-from partnercenter.core.money import canonical, split
+from partnercenter.core.money import canonical_sql, carried_sql, split
 
 from .. import running
 
@@ -37,14 +37,20 @@ ROLLUP_KEY = (
 Deltas = dict[tuple[Any, ...], list[Any]]
 
 _COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count"))
-# SQLite stages each sum's split (core.money.split) beside its text: the running totals add those.
-# PostgreSQL splits its numeric sums in SQL (running.stage_sums).
-_SQLITE_COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count", *running.PARTS))
+# SQLite stages each sum as its split (core.money.split): SUM adds the integers in C, where an
+# aggregate of decimal texts would call Python for every staged row, and the rollups' text is
+# made from the summed parts in SQL (money.canonical_sql). PostgreSQL stages numeric sums and splits them in SQL
+# for the running totals (running.stage_sums).
+_SQLITE_COLS = ", ".join((*ROLLUP_KEY, "line_count", *running.PARTS))
 _KEY = ", ".join(ROLLUP_KEY)
+# SQLite: each key's summed parts, carried back into their ranges (the text is made from them).
+_CARRIED = ", ".join(
+    f"{e} AS {p}" for e, p in zip(carried_sql(*(f"SUM({p})" for p in running.PARTS)), running.PARTS, strict=True)
+)
 _DELTA = "pc_rollup_delta"  # the batch's staged sums, per rollup key
 _CREATE_DELTA = {
     "postgresql": f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS SELECT {_COLS} FROM usage_dailyrollup WITH NO DATA",  # noqa: S608
-    # No declared types: SQLite keeps each value as it is bound (an amount's text stays text).
+    # No declared types: SQLite keeps each value as it is bound.
     "sqlite": f"CREATE TEMP TABLE {_DELTA} ({_SQLITE_COLS})",
 }
 # One statement when the batch's rows are all written: the steps' deltas summed per key and added
@@ -57,9 +63,10 @@ _APPLY_DELTAS = {
         "amount = usage_dailyrollup.amount + excluded.amount, line_count = usage_dailyrollup.line_count + excluded.line_count"
     ),
     "sqlite": (
-        f"INSERT INTO usage_dailyrollup ({_COLS}) SELECT {_KEY}, exact_sum(amount), SUM(line_count) FROM {_DELTA} "  # noqa: S608
+        f"INSERT INTO usage_dailyrollup ({_COLS}) SELECT {_KEY}, {canonical_sql('units', 'hi * 10000000 + lo')}, n "  # noqa: S608
+        f"FROM (SELECT {_KEY}, {_CARRIED}, SUM(line_count) AS n FROM {_DELTA} GROUP BY {_KEY} ORDER BY {_KEY}) "
         # WHERE: SQLite reads ON CONFLICT after a bare SELECT ... FROM as a join constraint.
-        f"WHERE 1 = 1 GROUP BY {_KEY} ORDER BY {_KEY} ON CONFLICT ({_KEY}) DO UPDATE SET "
+        f"WHERE 1 = 1 ON CONFLICT ({_KEY}) DO UPDATE SET "
         "amount = exact_add(amount, excluded.amount), line_count = line_count + excluded.line_count"
     ),
 }
@@ -85,12 +92,15 @@ def stage_csv(data: bytes) -> None:
         copy.write(data)
 
 
-def _stage_sqlite(deltas: Deltas) -> None:
-    sql = f"INSERT INTO {_DELTA} ({_SQLITE_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 5))})"  # noqa: S608
-    rows = [
-        (k[0].isoformat(), *k[1:], canonical(amount), count, *split(amount)) for k, (amount, count) in deltas.items()
-    ]
+def stage_rows(rows: Iterable[tuple[Any, ...]]) -> None:
+    """SQLite: stage sums given as rows (:data:`ROLLUP_KEY` with the day as ISO text, line count,
+    and the amount's split, core.money.split; a key may come again: the projections add its sums)."""
+    sql = f"INSERT INTO {_DELTA} ({_SQLITE_COLS}) VALUES ({', '.join('?' * (len(ROLLUP_KEY) + 4))})"  # noqa: S608
     connection.connection.executemany(sql, rows)
+
+
+def _stage_sqlite(deltas: Deltas) -> None:
+    stage_rows((k[0].isoformat(), *k[1:], count, *split(amount)) for k, (amount, count) in deltas.items())
 
 
 def _rollups_finish() -> None:

@@ -83,6 +83,12 @@ def _csv_for(rows: int, customers: int) -> Path:
     return path
 
 
+def _peaks(ingest: dict[str, Any]) -> str:
+    """The peak RSS of the ingesting process and of the largest process it started (SQLite's
+    forked block preparer, the csv check): the table's figure is the larger of the two."""
+    return f" (peak RSS {ingest['peak_rss_mb']:,.0f} MB; its largest helper process {ingest['helper_peak_rss_mb']:,.0f} MB)"
+
+
 def bench_sqlite(csv_path: Path, customers: int, keep: bool) -> dict[str, float]:
     _log("\n== SQLite ==")
     db = OUT / "ingest.sqlite3"
@@ -95,7 +101,7 @@ def bench_sqlite(csv_path: Path, customers: int, keep: bool) -> dict[str, float]
     _unlink_sqlite(floor_db)
     _log(f"  floor (csv + executemany):  {floor['rows']:,} rows in {floor['seconds']:.1f} s")
     ingest = _child("ingest", str(csv_path), database_url=url)
-    _log(f"  ingest:                     {ingest['rows']:,} rows in {ingest['seconds']:.1f} s")
+    _log(f"  ingest:                     {ingest['rows']:,} rows in {ingest['seconds']:.1f} s{_peaks(ingest)}")
     if ingest["rows_new"] != ingest["rows"]:
         raise SystemExit(f"bench: expected {ingest['rows']} new rows, stored {ingest['rows_new']}")
     if not keep:
@@ -129,7 +135,7 @@ def bench_postgres(csv_path: Path, customers: int, keep: bool) -> dict[str, floa
         floor = _child("floor-postgres", str(csv_path), url)
         _log(f"  floor (bare COPY):          {floor['rows']:,} rows in {floor['seconds']:.1f} s")
         ingest = _child("ingest", str(csv_path), database_url=url)
-        _log(f"  ingest (COPY):              {ingest['rows']:,} rows in {ingest['seconds']:.1f} s")
+        _log(f"  ingest (COPY):              {ingest['rows']:,} rows in {ingest['seconds']:.1f} s{_peaks(ingest)}")
         if ingest["rows_new"] != ingest["rows"]:
             raise SystemExit(f"bench: expected {ingest['rows']} new rows, stored {ingest['rows_new']}")
     finally:

@@ -25,6 +25,7 @@ from partnercenter.core.money import (
     round_minor,
     scaled,
     split,
+    split_column,
     to_str,
 )
 from partnercenter.usage.models import DailyRollup
@@ -365,9 +366,7 @@ def test_sqlite_canonical_text_of_summed_parts_is_the_canonical_sum(values):
         cur.executemany("INSERT INTO t_parts VALUES (%s, %s, %s)", [split(v) for v in values])
         cur.execute(f"SELECT {units}, {hi}, {lo} FROM t_parts")  # noqa: S608
         carried = cur.fetchone()
-        cur.execute(
-            f"SELECT {canonical_sql('u', 'h * 10000000 + l')} FROM (SELECT {units} u, {hi} h, {lo} l FROM t_parts)"
-        )  # noqa: S608
+        cur.execute(f"SELECT {canonical_sql('u', 'h', 'l')} FROM (SELECT {units} u, {hi} h, {lo} l FROM t_parts)")  # noqa: S608
         (text,) = cur.fetchone()
     total = exact_sum(values)
     assert carried == split(total)
@@ -385,5 +384,17 @@ def test_sqlite_canonical_text_at_the_edges(text):
         pytest.skip("SQLite's expression")
     units, hi, lo = split(Decimal(text))
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {canonical_sql(str(units), str(hi * 10**7 + lo))}")  # noqa: S608
+        cur.execute(f"SELECT {canonical_sql(str(units), str(hi), str(lo))}")  # noqa: S608
         assert cur.fetchone() == (text,)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(amounts, min_size=1, max_size=40))
+def test_split_column_is_split_of_each_canonical_text(values):
+    """Ingestion's block path on SQLite splits a column of stored texts with pyarrow kernels."""
+    import pyarrow as pa
+
+    edges = [Decimal("-0.000000000000001"), Decimal("0.000000000000001"), Decimal("-999999999999.999999999999999")]
+    texts = [canonical(v) for v in [*values, *edges]]
+    columns = split_column(pa.array(texts, pa.string()))
+    assert list(zip(*(c.to_pylist() for c in columns), strict=True)) == [split(Decimal(t)) for t in texts]

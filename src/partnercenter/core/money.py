@@ -288,10 +288,11 @@ def carried_sql(units: str, hi: str, lo: str) -> tuple[str, str, str]:
     return f"({units} + {hi_carried} / {_E8})", f"({hi_carried} % {_E8})", f"(({lo}) % {_E7})"
 
 
-def canonical_sql(units: str, frac: str) -> str:
-    """SQLite: an SQL expression of :func:`canonical`'s text of the amount ``units + frac *
-    10^-15`` (integers, ``0 <= frac < 10^15``: a split's units and its hi and lo as one
-    integer), with integer and text functions only: no Python call per row."""
+def canonical_sql(units: str, hi: str, lo: str) -> str:
+    """SQLite: an SQL expression of :func:`canonical`'s text of the amount that a split in its
+    ranges stands for (:func:`split`; :func:`carried_sql` brings sums of parts into them), with
+    integer and text functions only: no Python call per row."""
+    frac = f"(({hi}) * {_E7} + ({lo}))"  # 0 <= frac < 10^15
     digits = f"'{'0' * (SCALE - 1)}'"
     below = f"(-({units}) - 1) || '.' || rtrim(substr({digits} || ({_E15} - ({frac})), -{SCALE}), '0')"
     above = f"({units}) || '.' || rtrim(substr({digits} || ({frac}), -{SCALE}), '0')"

@@ -32,6 +32,9 @@ _CUM = "pc_running_cum"
 _DELTA_KEY = ("customer_id", "partner_id", "association_type", "currency")
 _V = [f"v{i}" for i in range(WIDTH)]
 PARTS = ("units", "hi", "lo")  # an amount's split integers (core.money.split), as stage_sums reads them
+# SQLite: the parts of the rows grouped, summed and carried back into their ranges (the split of
+# the exact sum, money.carried_sql), under the parts' own names.
+CARRIED_SUMS = ", ".join(f"{e} AS {p}" for e, p in zip(carried_sql(*(f"SUM({p})" for p in PARTS)), PARTS, strict=True))
 _CREATE_DELTA = (
     f"CREATE TEMP TABLE {_DELTA} (day date NOT NULL, customer_id bigint NOT NULL, partner_id bigint NOT NULL, "
     f"association_type varchar(16) NOT NULL, currency varchar(3) NOT NULL, {', '.join(f'{v} bigint NOT NULL' for v in _V)})"
@@ -107,8 +110,7 @@ def stage_sums(table: str) -> None:
         parts = ", ".join(f"{e} AS {p}" for e, p in zip(split_numeric_sql("SUM(amount)"), PARTS, strict=True))
     else:  # amounts staged as their split: the parts are added, then carried (the same split as
         # PostgreSQL's, however the batch's sums were staged)
-        carried = carried_sql(*(f"SUM({p})" for p in PARTS))
-        parts = ", ".join(f"{e} AS {p}" for e, p in zip(carried, PARTS, strict=True))
+        parts = CARRIED_SUMS
     per_class = (
         f"SELECT {key}, classification, {parts}, SUM(line_count) AS line_count FROM {table} "  # noqa: S608
         f"GROUP BY {key}, classification"

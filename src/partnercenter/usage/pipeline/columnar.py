@@ -80,8 +80,9 @@ class ReadCheck:
     """:func:`formats.reads_whole` of a file, run in a process of its own while the blocks are
     read (the csv module's pass over the file would otherwise take a tenth of the ingesting
     process's time); ingestion asks for its answer (:func:`confirm`) once every block is taken
-    and the batch's totals are computed, before anything is committed. A process that cannot start or ends otherwise than with an answer
-    (an interpreter that is not Python, a kill) leaves the check to this process."""
+    and the batch's totals are computed, before anything is committed. A process that cannot
+    start or ends otherwise than with an answer (an interpreter that is not Python, a kill)
+    leaves the check to this process."""
 
     def __init__(self, path: Path, width: int) -> None:
         self.path, self.width = path, width
@@ -384,8 +385,8 @@ class BlockPath:
             if not new.num_rows:
                 return
             self._prepare_write(new)
-            all_new = new is prepared.table and prepared.copy_csv is not None  # none stored, none repeated
-            self.chunks.writer.insert_csv(prepared.copy_csv if all_new and prepared.copy_csv else _copy_csv(new))
+            text = prepared.copy_csv if new is table else None  # none stored (and none repeated: the text exists)
+            self.chunks.writer.insert_csv(text if text is not None else _copy_csv(new))
         else:
             self._prepare_write(table)
             new = self._inserted(table)

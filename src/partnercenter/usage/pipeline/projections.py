@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection
 
-from partnercenter.core.money import canonical_sql, carried_sql, split
+from partnercenter.core.money import canonical_sql, split
 
 from .. import running
 
@@ -39,14 +39,10 @@ Deltas = dict[tuple[Any, ...], list[Any]]
 _COLS = ", ".join((*ROLLUP_KEY, "amount", "line_count"))
 # SQLite stages each sum as its split (core.money.split): SUM adds the integers in C, where an
 # aggregate of decimal texts would call Python for every staged row, and the rollups' text is
-# made from the summed parts in SQL (money.canonical_sql). PostgreSQL stages numeric sums and splits them in SQL
-# for the running totals (running.stage_sums).
+# made from the summed parts in SQL (money.canonical_sql). PostgreSQL stages numeric sums and
+# splits them in SQL for the running totals (running.stage_sums).
 _SQLITE_COLS = ", ".join((*ROLLUP_KEY, "line_count", *running.PARTS))
 _KEY = ", ".join(ROLLUP_KEY)
-# SQLite: each key's summed parts, carried back into their ranges (the text is made from them).
-_CARRIED = ", ".join(
-    f"{e} AS {p}" for e, p in zip(carried_sql(*(f"SUM({p})" for p in running.PARTS)), running.PARTS, strict=True)
-)
 _DELTA = "pc_rollup_delta"  # the batch's staged sums, per rollup key
 _CREATE_DELTA = {
     "postgresql": f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS SELECT {_COLS} FROM usage_dailyrollup WITH NO DATA",  # noqa: S608
@@ -63,8 +59,8 @@ _APPLY_DELTAS = {
         "amount = usage_dailyrollup.amount + excluded.amount, line_count = usage_dailyrollup.line_count + excluded.line_count"
     ),
     "sqlite": (
-        f"INSERT INTO usage_dailyrollup ({_COLS}) SELECT {_KEY}, {canonical_sql('units', 'hi * 10000000 + lo')}, n "  # noqa: S608
-        f"FROM (SELECT {_KEY}, {_CARRIED}, SUM(line_count) AS n FROM {_DELTA} GROUP BY {_KEY} ORDER BY {_KEY}) "
+        f"INSERT INTO usage_dailyrollup ({_COLS}) SELECT {_KEY}, {canonical_sql(*running.PARTS)}, n "  # noqa: S608
+        f"FROM (SELECT {_KEY}, {running.CARRIED_SUMS}, SUM(line_count) AS n FROM {_DELTA} GROUP BY {_KEY} ORDER BY {_KEY}) "
         # WHERE: SQLite reads ON CONFLICT after a bare SELECT ... FROM as a join constraint.
         f"WHERE 1 = 1 ON CONFLICT ({_KEY}) DO UPDATE SET "
         "amount = exact_add(amount, excluded.amount), line_count = line_count + excluded.line_count"
